@@ -1,0 +1,37 @@
+// One error handler and one not-found handler: every error leaves as {"detail": …}; 5xx causes go to the log only.
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { describeValidationError } from '../src/errors/validation-detail.js'
+
+const FRAMEWORK_DETAILS: Record<string, string> = {
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Request body is required',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type; send application/json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Request body does not match its Content-Length',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Malformed JSON in request body'
+}
+
+export default fp(async (app) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation !== undefined) {
+      const problem = describeValidationError(error.validation, error.validationContext, request.body === undefined || request.body === null)
+      return reply.code(problem.status).send({ detail: problem.detail })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 500 || status < 400) {
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(500).send({ detail: 'Internal server error' })
+    }
+    let detail: string
+    if (error.code?.startsWith('JACK_') === true) detail = error.message
+    else if (error.code !== undefined && error.code in FRAMEWORK_DETAILS) detail = FRAMEWORK_DETAILS[error.code] as string
+    else if (status === 413) detail = `Request body is larger than the limit of ${app.config.bodyLimitBytes} bytes`
+    else if (error instanceof SyntaxError || status === 400) detail = 'Malformed JSON in request body'
+    else detail = error.message
+    if (status === 401) void reply.header('www-authenticate', 'Bearer')
+    return reply.code(status).send({ detail })
+  })
+
+  app.setNotFoundHandler((_request, reply) => {
+    return reply.code(404).send({ detail: 'Not Found' })
+  })
+}, { name: 'errors', dependencies: ['config'] })

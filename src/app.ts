@@ -1,0 +1,52 @@
+// buildApp(options) → a configured jack instance: infrastructure plugins first, then routes.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { DestinationStream } from 'pino'
+import configPlugin from '../plugins/config.js'
+import dbPlugin from '../plugins/db.js'
+import validationPlugin from '../plugins/validation.js'
+import errorsPlugin from '../plugins/errors.js'
+import openapiPlugin from '../plugins/openapi.js'
+import authPlugin from '../plugins/auth.js'
+import healthRoutes from './routes/health.js'
+import keysRoutes from './routes/v1/keys.js'
+import type { Config } from './config.js'
+import type { Database } from './db/client.js'
+
+export interface BuildOptions {
+  config: Config
+  /** Use this open database instead of opening one from the config. */
+  database?: Database
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream
+}
+
+export async function buildApp (options: BuildOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Keys must never reach a log, whatever a serializer or a later log call includes.
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' },
+      ...(options.logStream === undefined ? {} : { stream: options.logStream })
+    },
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    ajv: { customOptions: { strict: false } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  await app.register(configPlugin, { config })
+  await app.register(dbPlugin, { database: options.database })
+  await app.register(validationPlugin)
+  await app.register(errorsPlugin)
+  await app.register(openapiPlugin)
+  await app.register(authPlugin)
+
+  await app.register(healthRoutes)
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', v1.auth([v1.verifyApiKey]))
+    await v1.register(keysRoutes)
+  }, { prefix: '/v1' })
+
+  return app
+}

@@ -1,0 +1,70 @@
+// Reads and validates the environment once; an invalid value stops start-up with a message naming it.
+import path from 'node:path'
+import { API_KEY_PATTERN } from './keys/api-key.js'
+
+export interface Config {
+  port: number
+  host: string
+  databaseUrl: string | undefined
+  dataDir: string
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  bootstrapKey: string | undefined
+  bodyLimitBytes: number
+  databasePoolSize: number
+  authCacheSize: number
+}
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+
+type Env = Record<string, string | undefined>
+
+function readInteger (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+  const value = Number(raw.trim())
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function readUrl (env: Env, name: string): string | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`)
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`)
+  }
+  return raw
+}
+
+export function loadConfig (env: Env = process.env): Config {
+  const logLevel = env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
+  }
+  const bootstrapKey = env.JACK_BOOTSTRAP_KEY === '' ? undefined : env.JACK_BOOTSTRAP_KEY
+  // The value itself is never echoed: it is a secret even when malformed.
+  if (bootstrapKey !== undefined && !API_KEY_PATTERN.test(bootstrapKey)) {
+    throw new ConfigError('JACK_BOOTSTRAP_KEY must be "jack_" followed by 48 lowercase hex characters')
+  }
+  const host = env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST
+  return {
+    port: readInteger(env, 'PORT', 8080, 0, 65535),
+    host,
+    databaseUrl: readUrl(env, 'DATABASE_URL'),
+    dataDir: path.resolve(env.JACK_DATA_DIR === undefined || env.JACK_DATA_DIR === '' ? './data' : env.JACK_DATA_DIR),
+    logLevel: logLevel as Config['logLevel'],
+    bootstrapKey,
+    bodyLimitBytes: readInteger(env, 'JACK_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    databasePoolSize: readInteger(env, 'JACK_DB_POOL_SIZE', 10, 1, 1000),
+    authCacheSize: readInteger(env, 'JACK_AUTH_CACHE_SIZE', 10_000, 0, 10_000_000)
+  }
+}

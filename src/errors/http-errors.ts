@@ -1,0 +1,8 @@
+// The errors domain code throws; the errors plugin turns each into its status and {"detail": message}.
+import createError from '@fastify/error'
+
+export const NotFoundError = createError('JACK_NOT_FOUND', '%s', 404)
+export const InvalidCredentialsError = createError('JACK_UNAUTHORIZED', 'Invalid authentication credentials', 401)
+export const RevokedKeyError = createError('JACK_REVOKED', 'API key has been revoked', 403)
+export const UnprocessableError = createError('JACK_UNPROCESSABLE', '%s', 422)
+export const BadRequestError = createError('JACK_BAD_REQUEST', '%s', 400)

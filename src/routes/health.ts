@@ -1,0 +1,36 @@
+// GET /healthz and GET /readyz, outside authentication.
+import { Type } from 'typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../schemas/common.js'
+
+const Status = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/healthz', {
+    schema: {
+      tags: ['operations'],
+      operationId: 'health',
+      summary: 'Liveness: 200 while the process runs',
+      response: { 200: Status }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/readyz', {
+    schema: {
+      tags: ['operations'],
+      operationId: 'ready',
+      summary: 'Readiness: 200 when the database answers, else 503',
+      response: { 200: Status, ...errorResponses(503) }
+    }
+  }, async (request, reply) => {
+    try {
+      await app.database.ping(2000)
+    } catch (error) {
+      request.log.warn({ err: error }, 'readiness check failed')
+      return await reply.code(503).send({ detail: 'Database is not reachable' })
+    }
+    return { status: 'ok' as const }
+  })
+}
+
+export default healthRoutes
