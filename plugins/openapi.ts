@@ -12,6 +12,7 @@ export default fp(async (app) => {
       info: {
         title: 'jack',
         version: '1.0.0',
+        license: { name: 'MIT', identifier: 'MIT' },
         description: 'Answers plain-English questions from an organisation\'s own documents, with the passages it used as citations.'
       },
       // Relative, so Swagger UI's "Try it out" talks to whichever instance served it.

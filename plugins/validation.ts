@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin'
 import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
+import { assertNoNulCharacters } from '../src/errors/nul-characters.js'
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
@@ -16,4 +17,5 @@ export default fp(async (app) => {
   const bodyAjv = buildAjv(false)
   const textAjv = buildAjv('array')
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
+  app.addHook('preValidation', async (request) => { assertNoNulCharacters(request.body) })
 }, { name: 'validation' })

@@ -71,9 +71,10 @@ async function openPglite (options: OpenOptions): Promise<Database> {
       listen: async (channel, onMessage, onConnect) => {
         const unlisten = await client.listen(channel, onMessage)
         onConnect()
-        return async () => { await unlisten() }
+        return async () => { if (!client.closed) await unlisten() }
       },
       close: async () => {
+        if (client.closed) return
         try {
           await client.close()
         } finally {

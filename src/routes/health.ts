@@ -11,7 +11,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['operations'],
       operationId: 'health',
       summary: 'Liveness: 200 while the process runs',
-      response: { 200: Status }
+      security: [],
+      response: { 200: { ...Status, description: 'The process is running' } }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -20,7 +21,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['operations'],
       operationId: 'ready',
       summary: 'Readiness: 200 when the database answers, else 503',
-      response: { 200: Status, ...errorResponses(503) }
+      security: [],
+      response: { 200: { ...Status, description: 'The database answers' }, ...errorResponses(503) }
     }
   }, async (request, reply) => {
     try {

@@ -31,7 +31,7 @@ const keysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'The full key is in this response only; jack keeps just its argon2id hash.',
       security,
       body: CreateKeyBody,
-      response: { 201: CreatedKey, ...errorResponses(...AUTHENTICATED_ERRORS) }
+      response: { 201: { ...CreatedKey, description: 'The new key, shown this once' }, ...errorResponses(...AUTHENTICATED_ERRORS) }
     }
   }, async (request, reply) => {
     const { record, key } = await createApiKey(app.db, request.org.orgId, request.body.label)
@@ -52,7 +52,7 @@ const keysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'List API keys',
       description: 'Newest first. Never includes the full key.',
       security,
-      response: { 200: Type.Array(KeyListing), ...errorResponses(401, 403, 429, 500) }
+      response: { 200: Type.Array(KeyListing, { description: 'The organisation\'s keys, newest first' }), ...errorResponses(401, 403, 429, 500) }
     }
   }, async (request) => {
     const records = await listApiKeys(app.db, request.org.orgId)
@@ -67,7 +67,7 @@ const keysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'At once and for good; revoking again returns the same object. A key may revoke itself.',
       security,
       params: KeyParams,
-      response: { 200: KeyListing, ...errorResponses(401, 403, 404, 422, 429, 500) }
+      response: { 200: { ...KeyListing, description: 'The revoked key' }, ...errorResponses(401, 403, 404, 422, 429, 500) }
     }
   }, async (request) => {
     const record = await revokeApiKey(app.db, request.org.orgId, request.params.key_id)
