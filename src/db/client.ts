@@ -90,7 +90,8 @@ async function openPglite (options: OpenOptions): Promise<Database> {
 
 async function openPostgres (url: string, options: OpenOptions): Promise<Database> {
   const client = postgres(url, {
-    max: options.poolSize ?? 10,
+    // Migration holds one connection for its lock while Drizzle migrates on another.
+    max: Math.max(2, options.poolSize ?? 10),
     onnotice: () => {},
     connection: { application_name: 'jack' }
   })

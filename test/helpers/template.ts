@@ -20,7 +20,9 @@ function migrationsHash (): string {
 
 const hash = migrationsHash()
 export const pgliteTemplateDir = path.join(os.tmpdir(), `jack-test-template-${hash}`)
-export const postgresTemplateName = `jack_test_${hash}`
+// Test processes and the before/after scripts are all children of one tap
+// runner, so its pid names this run's template: concurrent runs never share one.
+export const postgresTemplateName = `jack_test_${hash}_${process.ppid}`
 
 export function urlForDatabase (serverUrl: string, name: string): string {
   const url = new URL(serverUrl)
@@ -46,16 +48,23 @@ export async function preparePgliteTemplate (): Promise<void> {
   }
 }
 
+/** Creates and migrates this run's template unless it exists; safe to call from parallel test files. */
 export async function preparePostgresTemplate (serverUrl: string): Promise<void> {
   const admin = adminConnection(serverUrl)
   try {
-    await admin.unsafe(`drop database if exists "${postgresTemplateName}" with (force)`)
-    await admin.unsafe(`create database "${postgresTemplateName}"`)
+    await admin`select pg_advisory_lock(7271000099)`
+    const [existing] = await admin`select 1 from pg_database where datname = ${postgresTemplateName}`
+    if (existing !== undefined) return
+    // Built under another name and renamed, so a half-migrated template is never used.
+    const building = `${postgresTemplateName}_building`
+    await admin.unsafe(`drop database if exists "${building}" with (force)`)
+    await admin.unsafe(`create database "${building}"`)
+    const database = await openDatabase({ databaseUrl: urlForDatabase(serverUrl, building), dataDir: '', poolSize: 1 })
+    await database.close()
+    await admin.unsafe(`alter database "${building}" rename to "${postgresTemplateName}"`)
   } finally {
     await admin.end()
   }
-  const database = await openDatabase({ databaseUrl: urlForDatabase(serverUrl, postgresTemplateName), dataDir: '', poolSize: 1 })
-  await database.close()
 }
 
 export async function dropPostgresTemplate (serverUrl: string): Promise<void> {

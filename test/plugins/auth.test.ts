@@ -1,0 +1,117 @@
+import t from 'tap'
+import { Writable } from 'node:stream'
+import { sql } from 'drizzle-orm'
+import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
+import { call } from '../helpers/client.js'
+
+t.test('a cached, unrevoked key check runs no argon2 and no SQL', async (t) => {
+  const { app, database } = await buildTestApp(t)
+  const org = await createOrgWithKey(database)
+  t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
+  t.equal(app.keyVerifier.stats.argon2Verifications, 1, 'the first request verifies with argon2')
+  // Let the first request's fire-and-forget last_used_at write finish.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+
+  const queriesBefore = database.stats.queries
+  for (let i = 0; i < 5; i++) t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
+  t.equal(app.keyVerifier.stats.argon2Verifications, 1, 'no further argon2 runs')
+  t.equal(database.stats.queries - queriesBefore, 5, 'one statement per request: the listing itself, none for auth or last_used_at')
+})
+
+t.test('keys whose prefix matches nothing are rejected without argon2', async (t) => {
+  const { app, database } = await buildTestApp(t)
+  await createOrgWithKey(database)
+  const response = await call(t, app, 'GET', '/v1/keys', { key: `jack_${'ab'.repeat(24)}` })
+  t.equal(response.status, 401)
+  t.equal(app.keyVerifier.stats.argon2Verifications, 0)
+})
+
+t.test('with the cache off every request verifies with argon2', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { authCacheSize: 0 } })
+  const org = await createOrgWithKey(database)
+  for (let i = 0; i < 3; i++) t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
+  t.equal(app.keyVerifier.stats.argon2Verifications, 3)
+})
+
+t.test('last_used_at is written on first use and then at most once a minute', async (t) => {
+  const { app, database } = await buildTestApp(t)
+  const org = await createOrgWithKey(database)
+  const lastUsed = async (): Promise<string | null> => {
+    const listing = (await call(t, app, 'GET', '/v1/keys', { key: org.key })).json<Array<{ id: string, last_used_at: string | null }>>()
+    return listing.find((key) => key.id === org.keyId)?.last_used_at ?? null
+  }
+  await lastUsed()
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const first = await lastUsed()
+  t.ok(first !== null, 'set by the first request')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal(await lastUsed(), first, 'not rewritten a second later')
+})
+
+t.test('a verification that raced a revocation does not cache the key', async (t) => {
+  const { app, database } = await buildTestApp(t)
+  const org = await createOrgWithKey(database)
+  const pending = app.keyVerifier.verify(org.key)
+  app.keyVerifier.forget(org.keyId)
+  t.equal((await pending).outcome, 'valid', 'the request already in flight completes')
+  await app.keyVerifier.verify(org.key)
+  t.equal(app.keyVerifier.stats.argon2Verifications, 2, 'the next check went back to the database')
+})
+
+t.test('keys never reach the log', async (t) => {
+  const lines: string[] = []
+  const logStream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const { app, database } = await buildTestApp(t, { config: { logLevel: 'trace' }, logStream })
+  const org = await createOrgWithKey(database)
+  const created = (await call(t, app, 'POST', '/v1/keys', { key: org.key, body: { label: 'logged?' } })).json<{ id: string, key: string }>()
+  await call(t, app, 'GET', '/v1/keys', { key: created.key })
+  await call(t, app, 'DELETE', `/v1/keys/${created.id}`, { key: org.key })
+  await call(t, app, 'GET', '/v1/keys', { key: created.key })
+  await call(t, app, 'GET', '/v1/keys', { key: `${org.key.slice(0, 20)}${'f'.repeat(33)}` })
+  await call(t, app, 'GET', '/v1/keys', { headers: { authorization: `Basic ${org.key}` } })
+  app.log.info({ headers: { authorization: `Bearer ${org.key}` } }, 'a careless log call')
+  const log = lines.join('')
+  t.ok(lines.length > 10, 'requests were logged')
+  for (const key of [org.key, created.key]) {
+    t.notOk(log.includes(key.slice(16)), 'no key secret appears in the log')
+  }
+  t.match(log, /\[redacted\]/, 'the Authorization header is redacted')
+})
+
+t.test('revocation reaches a second instance within one second', { skip: process.env.TEST_DATABASE_URL === undefined ? 'PGlite serves one process; several instances need PostgreSQL' : false }, async (t) => {
+  const first = await buildTestApp(t)
+  const second = await buildTestApp(t, { testDatabase: first.testDatabase })
+  const org = await createOrgWithKey(first.database)
+  const victim = (await call(t, first.app, 'POST', '/v1/keys', { key: org.key, body: { label: 'victim' } })).json<{ id: string, key: string }>()
+  t.equal((await call(t, second.app, 'GET', '/v1/keys', { key: victim.key })).status, 200, 'cached on the second instance')
+  const argon2Before = second.app.keyVerifier.stats.argon2Verifications
+  t.equal((await call(t, second.app, 'GET', '/v1/keys', { key: victim.key })).status, 200)
+  t.equal(second.app.keyVerifier.stats.argon2Verifications, argon2Before, 'served from its cache')
+
+  const revokedAt = Date.now()
+  t.equal((await call(t, first.app, 'DELETE', `/v1/keys/${victim.id}`, { key: org.key })).status, 200)
+  let status = 200
+  while (status === 200 && Date.now() - revokedAt < 1000) {
+    status = (await call(t, second.app, 'GET', '/v1/keys', { key: victim.key })).status
+    if (status === 200) await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  t.equal(status, 403, 'the second instance refuses the key')
+  t.ok(Date.now() - revokedAt < 1000, `within one second (${Date.now() - revokedAt} ms)`)
+})
+
+t.test('an instance whose listener reconnects drops its cache', { skip: process.env.TEST_DATABASE_URL === undefined ? 'needs PostgreSQL' : false }, async (t) => {
+  const { app, database } = await buildTestApp(t)
+  const org = await createOrgWithKey(database)
+  t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
+  // Cut the LISTEN connection, then revoke behind the listener's back (no NOTIFY):
+  // only a flush on reconnect can catch this.
+  await database.db.execute(sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen%'`)
+  await database.db.execute(sql`update api_keys set revoked_at = now() where id = ${org.keyId}`)
+  const deadline = Date.now() + 10_000
+  let status = 200
+  while (status === 200 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    status = (await call(t, app, 'GET', '/v1/keys', { key: org.key })).status
+  }
+  t.equal(status, 403, 'after the reconnect the revocation is seen')
+})
