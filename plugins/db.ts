@@ -1,5 +1,6 @@
 // Opens (or adopts) the database, exposes it as app.database / app.db, and closes it with the app.
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import { openDatabase, type Database, type Db } from '../src/db/client.js'
 
 declare module 'fastify' {
@@ -8,6 +9,8 @@ declare module 'fastify' {
     db: Db
   }
 }
+
+const DRAIN_TIMEOUT_MS = 10_000
 
 export interface DbPluginOptions {
   /** An already open database (tests, CLI); the app then does not close it. */
@@ -22,7 +25,18 @@ export default fp<DbPluginOptions>(async (app, options) => {
   })
   app.decorate('database', database)
   app.decorate('db', database.db)
-  if (options.database === undefined) {
-    app.addHook('onClose', async () => { await database.close() })
-  }
+
+  // A handler whose client hung up is no longer an open connection, so the
+  // server's close does not wait for it; track handlers until they have
+  // produced a reply so the database is not closed under them.
+  const busy = new Set<FastifyRequest>()
+  app.addHook('onRequest', async (request) => { busy.add(request) })
+  app.addHook('onSend', async (request) => { busy.delete(request) })
+  app.addHook('onResponse', async (request) => { busy.delete(request) })
+  app.addHook('onClose', async () => {
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS
+    while (busy.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    if (busy.size > 0) app.log.warn({ requests: busy.size }, 'closing the database with requests still running')
+    if (options.database === undefined) await database.close()
+  })
 }, { name: 'db', dependencies: ['config'] })

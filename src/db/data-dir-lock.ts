@@ -2,7 +2,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-export class DataDirInUseError extends Error {}
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError'
+}
 
 const heldHere = new Set<string>()
 

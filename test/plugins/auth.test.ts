@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { sql } from 'drizzle-orm'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { call } from '../helpers/client.js'
+import { testDatabaseUrl } from '../helpers/template.js'
 
 t.test('a cached, unrevoked key check runs no argon2 and no SQL', async (t) => {
   const { app, database } = await buildTestApp(t)
@@ -78,7 +79,7 @@ t.test('keys never reach the log', async (t) => {
   t.match(log, /\[redacted\]/, 'the Authorization header is redacted')
 })
 
-t.test('revocation reaches a second instance within one second', { skip: process.env.TEST_DATABASE_URL === undefined ? 'PGlite serves one process; several instances need PostgreSQL' : false }, async (t) => {
+t.test('revocation reaches a second instance within one second', { skip: testDatabaseUrl === undefined ? 'PGlite serves one process; several instances need PostgreSQL' : false }, async (t) => {
   const first = await buildTestApp(t)
   const second = await buildTestApp(t, { testDatabase: first.testDatabase })
   const org = await createOrgWithKey(first.database)
@@ -99,7 +100,7 @@ t.test('revocation reaches a second instance within one second', { skip: process
   t.ok(Date.now() - revokedAt < 1000, `within one second (${Date.now() - revokedAt} ms)`)
 })
 
-t.test('an instance whose listener reconnects drops its cache', { skip: process.env.TEST_DATABASE_URL === undefined ? 'needs PostgreSQL' : false }, async (t) => {
+t.test('an instance whose listener reconnects drops its cache', { skip: testDatabaseUrl === undefined ? 'needs PostgreSQL' : false }, async (t) => {
   const { app, database } = await buildTestApp(t)
   const org = await createOrgWithKey(database)
   t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
