@@ -391,7 +391,7 @@ async function cleanUp (): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     progress(`${signal}: stopping servers and removing benchmark data`)
-    void cleanUp().finally(() => process.exit(130))
+    cleanUp().finally(() => process.exit(130)).catch(() => {})
   })
 }
 

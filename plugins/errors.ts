@@ -27,7 +27,7 @@ export default fp(async (app) => {
     else if (status === 413) detail = `Request body is larger than the limit of ${app.config.bodyLimitBytes} bytes`
     else if (error instanceof SyntaxError || status === 400) detail = 'Malformed JSON in request body'
     else detail = error.message
-    if (status === 401) void reply.header('www-authenticate', 'Bearer')
+    if (status === 401) reply.header('www-authenticate', 'Bearer')
     return reply.code(status).send({ detail })
   })
 

@@ -17,6 +17,8 @@ const USAGE = `usage:
 Configuration comes from the environment (DATABASE_URL, JACK_DATA_DIR, …) as for the server.`
 
 class UsageError extends Error {}
+/** A well-formed command that cannot be carried out; no usage text. */
+class CommandError extends Error {}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -63,7 +65,7 @@ async function run (argv: string[]): Promise<void> {
     if (label.length < 1 || label.length > 100) throw new UsageError('--label must be 1–100 characters')
     const orgId = asOrgId(values.org.toLowerCase())
     await withDatabase(config, async ({ db }) => {
-      if (await findOrg(db, orgId) === undefined) throw new UsageError(`no organisation ${orgId}`)
+      if (await findOrg(db, orgId) === undefined) throw new CommandError(`no organisation ${orgId}`)
       const { record, key } = await createApiKey(db, orgId, label)
       printJson({ id: record.id, key, prefix: record.prefix, label: record.label, org_id: record.orgId, created_at: toApiTimestamp(record.createdAt) })
     })
@@ -78,6 +80,10 @@ try {
   if (error instanceof UsageError || (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true)) {
     process.stderr.write(`jack: ${error.message}\n${USAGE}\n`)
     process.exit(2)
+  }
+  if (error instanceof CommandError) {
+    process.stderr.write(`jack: ${error.message}\n`)
+    process.exit(1)
   }
   reportStartupError(error)
 }

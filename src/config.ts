@@ -20,7 +20,6 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
-
 type Env = Record<string, string | undefined>
 
 function readInteger (env: Env, name: string, fallback: number, min: number, max: number): number {
