@@ -113,6 +113,7 @@ async function openPostgres (url: string, options: OpenOptions): Promise<Databas
     await client.end({ timeout: 1 })
     throw error
   }
+  let closed = false
   return {
     kind: 'postgres',
     db: db as unknown as Db,
@@ -120,9 +121,13 @@ async function openPostgres (url: string, options: OpenOptions): Promise<Databas
     ping: async (timeoutMs) => { await withTimeout(client`select 1`.execute(), timeoutMs) },
     listen: async (channel, onMessage, onConnect) => {
       const subscription = await client.listen(channel, onMessage, onConnect)
-      return async () => { await subscription.unlisten() }
+      return async () => { if (!closed) await subscription.unlisten() }
     },
-    close: async () => { await client.end({ timeout: 5 }) }
+    close: async () => {
+      if (closed) return
+      closed = true
+      await client.end({ timeout: 5 })
+    }
   }
 }
 
