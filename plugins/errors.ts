@@ -7,8 +7,17 @@ const FRAMEWORK_DETAILS: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'Request body is required',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type; send application/json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Request body does not match its Content-Length',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'Malformed JSON in request body'
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Malformed JSON in request body',
+  FST_REQ_FILE_TOO_LARGE: 'File is larger than the 100 MB limit',
+  FST_FILES_LIMIT: 'Send one file per request',
+  FST_PARTS_LIMIT: 'Too many parts in the multipart body',
+  FST_FIELDS_LIMIT: 'Too many form fields',
+  FST_PROTO_VIOLATION: 'Malformed multipart body',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'Send the file as multipart/form-data with a "file" part'
 }
+
+// Statuses the framework may pick that the API does not use, and the API's status for them.
+const STATUS_FOR_API: Record<number, number> = { 406: 415 }
 
 export default fp(async (app) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -16,7 +25,7 @@ export default fp(async (app) => {
       const problem = describeValidationError(error.validation, error.validationContext, request.body === undefined || request.body === null)
       return reply.code(problem.status).send({ detail: problem.detail })
     }
-    const status = error.statusCode ?? 500
+    const status = STATUS_FOR_API[error.statusCode ?? 500] ?? error.statusCode ?? 500
     if (status >= 500 || status < 400) {
       request.log.error({ err: error }, 'request failed')
       return reply.code(500).send({ detail: 'Internal server error' })

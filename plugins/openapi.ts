@@ -23,6 +23,8 @@ export default fp(async (app) => {
         }
       },
       tags: [
+        { name: 'ingest', description: 'Add documents: text, files and web pages, processed in the background' },
+        { name: 'documents', description: 'The organisation\'s documents and their processing status' },
         { name: 'keys', description: 'API keys of the caller\'s organisation' },
         { name: 'operations', description: 'Health and readiness' }
       ]

@@ -5,12 +5,13 @@ import path from 'node:path'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { packageRoot } from '../src/package-root.js'
+import { renderOpenApiYaml } from '../src/openapi-yaml.js'
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jack-openapi-'))
 try {
   const app = await buildApp({ config: { ...loadConfig({}), dataDir, logLevel: 'silent' } })
   await app.ready()
-  fs.writeFileSync(path.join(packageRoot, 'openapi.yaml'), app.swagger({ yaml: true }))
+  fs.writeFileSync(path.join(packageRoot, 'openapi.yaml'), renderOpenApiYaml(app))
   await app.close()
 } finally {
   fs.rmSync(dataDir, { recursive: true, force: true })

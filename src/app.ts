@@ -10,6 +10,9 @@ import openapiPlugin from '../plugins/openapi.js'
 import authPlugin from '../plugins/auth.js'
 import healthRoutes from './routes/health.js'
 import keysRoutes from './routes/v1/keys.js'
+import ingestRoutes from './routes/v1/ingest.js'
+import documentsRoutes from './routes/v1/documents.js'
+import workerPlugin from '../plugins/worker.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 
@@ -41,11 +44,14 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
   await app.register(errorsPlugin)
   await app.register(openapiPlugin)
   await app.register(authPlugin)
+  await app.register(workerPlugin)
 
   await app.register(healthRoutes)
   await app.register(async (v1) => {
     v1.addHook('onRequest', v1.auth([v1.verifyApiKey]))
     await v1.register(keysRoutes)
+    await v1.register(ingestRoutes)
+    await v1.register(documentsRoutes)
   }, { prefix: '/v1' })
 
   return app

@@ -6,11 +6,12 @@ import { openDatabase, type Database } from './db/client.js'
 import { createApiKey } from './keys/api-key.js'
 import { createOrg, findOrg } from './repositories/orgs.repo.js'
 import { asOrgId } from './org-id.js'
-import { reportStartupError, startServer } from './server.js'
+import { reportStartupError, startServer, startWorker } from './server.js'
 import { toApiTimestamp } from './time.js'
 
 const USAGE = `usage:
   jack [serve]                                 run the HTTP service (and its workers)
+  jack worker                                  run only the ingest workers (JACK_WORKERS of them), no HTTP
   jack migrate                                 apply database migrations and exit
   jack orgs create <name>                      create an organisation; prints {"org_id", "key"}
   jack keys create --org <org_id> [--label L]  create a key for an organisation; prints it once
@@ -40,6 +41,10 @@ async function run (argv: string[]): Promise<void> {
   const config = loadConfig()
   if (command === 'serve' && rest.length === 0) {
     await startServer(config)
+    return
+  }
+  if (command === 'worker' && rest.length === 0) {
+    await startWorker(config)
     return
   }
   if (command === 'migrate' && rest.length === 0) {

@@ -12,6 +12,12 @@ export interface Config {
   bodyLimitBytes: number
   databasePoolSize: number
   authCacheSize: number
+  workers: number
+  jobTimeoutMs: number
+  jobLeaseMs: number
+  jobMaxAttempts: number
+  jobRetryBaseMs: number
+  urlAllowPrivate: boolean
 }
 
 export class ConfigError extends Error {
@@ -29,6 +35,14 @@ function readInteger (env: Env, name: string, fallback: number, min: number, max
   const value = Number(raw.trim())
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
   return value
+}
+
+function readBoolean (env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (['true', '1', 'yes'].includes(raw)) return true
+  if (['false', '0', 'no'].includes(raw)) return false
+  throw new ConfigError(`${name} must be true or false, got "${env[name] ?? ''}"`)
 }
 
 function readUrl (env: Env, name: string): string | undefined {
@@ -66,6 +80,12 @@ export function loadConfig (env: Env = process.env): Config {
     bootstrapKey,
     bodyLimitBytes: readInteger(env, 'JACK_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     databasePoolSize: readInteger(env, 'JACK_DB_POOL_SIZE', 10, 1, 1000),
-    authCacheSize: readInteger(env, 'JACK_AUTH_CACHE_SIZE', 10_000, 0, 10_000_000)
+    authCacheSize: readInteger(env, 'JACK_AUTH_CACHE_SIZE', 10_000, 0, 10_000_000),
+    workers: readInteger(env, 'JACK_WORKERS', 2, 0, 64),
+    jobTimeoutMs: readInteger(env, 'JACK_JOB_TIMEOUT_SECONDS', 120, 1, 86_400) * 1000,
+    jobLeaseMs: readInteger(env, 'JACK_JOB_LEASE_SECONDS', 60, 1, 3600) * 1000,
+    jobMaxAttempts: readInteger(env, 'JACK_JOB_MAX_ATTEMPTS', 3, 1, 100),
+    jobRetryBaseMs: readInteger(env, 'JACK_JOB_RETRY_BASE_MS', 2000, 0, 3_600_000),
+    urlAllowPrivate: readBoolean(env, 'JACK_URL_ALLOW_PRIVATE', false)
   }
 }

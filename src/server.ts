@@ -6,6 +6,9 @@ import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { ensureDefaultOrg, formatBootstrapMessage } from './bootstrap.js'
 import { DataDirInUseError } from './db/data-dir-lock.js'
+import { openDatabase } from './db/client.js'
+import { IngestWorker, workerOptionsFrom } from './ingest/worker.js'
+import { pino } from 'pino'
 
 export async function startServer (config: Config): Promise<FastifyInstance> {
   const app = await buildApp({ config })
@@ -19,6 +22,25 @@ export async function startServer (config: Config): Promise<FastifyInstance> {
     await app.close()
   })
   return app
+}
+
+/**
+ * `jack worker`: the ingest workers alone, for scaling processing apart from
+ * the API (whose instances then run with JACK_WORKERS=0). No port is opened.
+ */
+export async function startWorker (config: Config): Promise<void> {
+  if (config.workers === 0) throw new ConfigError('JACK_WORKERS must be at least 1 for `jack worker`')
+  const log = pino({ level: config.logLevel })
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize })
+  const worker = new IngestWorker(database, workerOptionsFrom(config, log))
+  await worker.start()
+  log.info({ workers: config.workers, id: worker.id }, 'ingest worker started')
+  closeWithGrace({ delay: 15_000 }, async ({ signal, err }) => {
+    if (err !== undefined) log.error({ err }, 'stopping after an uncaught error')
+    else log.info({ signal }, 'stopping')
+    await worker.stop()
+    await database.close()
+  })
 }
 
 /** Prints a start-up failure an operator can act on, without a stack trace for the expected ones. */

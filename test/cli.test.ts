@@ -87,8 +87,7 @@ t.test('invalid configuration stops serve at once, naming the variable', async (
     const result = results[index]
     if (result === undefined) continue
     t.not(result.code, 0, `${name}: exits non-zero`)
-    t.equal(result.signal, null, `${name}: exits by itself`)
-    t.ok(result.ms < 10_000, `${name}: quickly (${Math.round(result.ms)} ms)`)
+    t.equal(result.signal, null, `${name}: exits by itself (runJack kills it after 15 s otherwise)`)
     t.match(result.stderr, /^jack: /, `${name}: a jack message on stderr`)
     t.match(result.stderr, names, `${name}: naming the variable`)
     t.notMatch(result.stderr, /\n\s+at /, `${name}: no stack trace`)

@@ -1,6 +1,6 @@
 // The one Drizzle schema for both backends; drizzle-kit generates drizzle/ from it.
 import { sql } from 'drizzle-orm'
-import { index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { bigint, customType, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
 export const orgs = pgTable('orgs', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
@@ -27,3 +27,80 @@ export const apiKeys = pgTable('api_keys', {
 
 export type OrgRow = typeof orgs.$inferSelect
 export type ApiKeyRow = typeof apiKeys.$inferSelect
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' })
+
+export const documents = pgTable('documents', {
+  orgId: uuid('org_id').notNull().references(() => orgs.id, { onDelete: 'cascade' }),
+  id: uuid('id').notNull().default(sql`gen_random_uuid()`),
+  // Newest-first listing and its cursor use this, not created_at: it is unique
+  // and strictly increasing, so pages never skip or repeat a document.
+  seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
+  sourceType: text('source_type', { enum: ['text', 'file', 'url'] }).notNull(),
+  filename: text('filename'),
+  format: text('format'),
+  metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+  status: text('status', { enum: ['processing', 'ready', 'failed'] }).notNull().default('processing'),
+  errorMessage: text('error_message'),
+  chunkCount: integer('chunk_count').notNull().default(0),
+  chunkSize: integer('chunk_size').notNull(),
+  chunkOverlap: integer('chunk_overlap').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.id] }),
+  index('documents_org_seq_idx').on(table.orgId, table.seq),
+  index('documents_org_status_seq_idx').on(table.orgId, table.status, table.seq),
+  index('documents_metadata_idx').using('gin', table.metadata.op('jsonb_path_ops'))
+])
+
+// The raw input of a document until it is processed: the text, the URL, or the
+// uploaded file in parts (so a 100 MB upload is never one giant parameter).
+export const documentPayloads = pgTable('document_payloads', {
+  orgId: uuid('org_id').notNull(),
+  documentId: uuid('document_id').notNull(),
+  part: integer('part').notNull(),
+  text: text('text'),
+  url: text('url'),
+  bytes: bytea('bytes')
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.documentId, table.part] }),
+  foreignKey({ columns: [table.orgId, table.documentId], foreignColumns: [documents.orgId, documents.id] }).onDelete('cascade')
+])
+
+// One job per document still to process. Workers claim with FOR UPDATE SKIP
+// LOCKED and hold a lease they renew; an expired lease means the worker died.
+export const ingestJobs = pgTable('ingest_jobs', {
+  orgId: uuid('org_id').notNull(),
+  documentId: uuid('document_id').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  runAfter: timestamp('run_after', { withTimezone: true }).notNull().defaultNow(),
+  leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+  leasedBy: text('leased_by'),
+  lastError: text('last_error')
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.documentId] }),
+  foreignKey({ columns: [table.orgId, table.documentId], foreignColumns: [documents.orgId, documents.id] }).onDelete('cascade'),
+  index('ingest_jobs_run_after_idx').on(table.runAfter)
+])
+
+export const chunks = pgTable('chunks', {
+  orgId: uuid('org_id').notNull(),
+  documentId: uuid('document_id').notNull(),
+  chunkIndex: integer('chunk_index').notNull(),
+  text: text('text').notNull(),
+  tokenCount: integer('token_count').notNull(),
+  // Character offsets of the chunk in the document's extracted text.
+  startOffset: integer('start_offset').notNull(),
+  endOffset: integer('end_offset').notNull(),
+  tsv: tsvector('tsv').notNull().generatedAlwaysAs(sql`to_tsvector('english', text)`)
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.documentId, table.chunkIndex] }),
+  foreignKey({ columns: [table.orgId, table.documentId], foreignColumns: [documents.orgId, documents.id] }).onDelete('cascade'),
+  index('chunks_tsv_idx').using('gin', table.tsv)
+])
+
+export type DocumentRow = typeof documents.$inferSelect
+export type ChunkRow = typeof chunks.$inferSelect
+export type IngestJobRow = typeof ingestJobs.$inferSelect

@@ -40,6 +40,11 @@ export function describeValidationError (errors: FastifySchemaValidationError[],
   const params = error.params as Record<string, unknown>
   const field = fieldName(error.instancePath)
   const subject = field === '' ? (context === 'body' ? 'request body' : `request ${context ?? ''}`.trim()) : field
+  const propertyName = (error as { propertyName?: string }).propertyName
+  if (propertyName !== undefined) {
+    const shown = propertyName.length > 40 ? `${propertyName.slice(0, 40)}…` : propertyName
+    return { status: 422, detail: `${subject} has an invalid key ${JSON.stringify(shown)}: keys ${error.message ?? 'are not allowed'}${where}` }
+  }
   switch (error.keyword) {
     case 'required':
       return { status: 400, detail: `field '${fieldName(error.instancePath, String(params.missingProperty))}' is required${where}` }
@@ -55,9 +60,12 @@ export function describeValidationError (errors: FastifySchemaValidationError[],
     case 'exclusiveMaximum':
       return { status: 422, detail: `${subject} must be ${String(params.comparison)} ${String(params.limit)}${where}` }
     case 'minItems':
+      if (params.limit === 1) return { status: 422, detail: `${subject} list must not be empty${where}` }
       return { status: 422, detail: `${subject} must have at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}${where}` }
     case 'maxItems':
       return { status: 422, detail: `${subject} must have at most ${String(params.limit)} items${where}` }
+    case 'maxProperties':
+      return { status: 422, detail: `${subject} must have at most ${String(params.limit)} keys${where}` }
     case 'format':
       return { status: 422, detail: `${subject} must be a valid ${params.format === 'uuid' ? 'UUID' : String(params.format)}${where}` }
     case 'enum':

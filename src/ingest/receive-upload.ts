@@ -1,0 +1,77 @@
+// Streams a multipart upload to a temporary file (never the whole file in memory), judging its type from the first bytes as they arrive.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import type { Readable } from 'node:stream'
+import createError from '@fastify/error'
+import { detectFormat, type DocumentFormat } from './extract/file-type.js'
+
+export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+const HEAD_BYTES = 8192
+
+export const UnsupportedFileError = createError('JACK_UNSUPPORTED_FILE', '%s', 415)
+export const FileTooLargeError = createError('JACK_FILE_TOO_LARGE', 'File is larger than the 100 MB limit', 413)
+
+export interface ReceivedFile {
+  path: string
+  filename: string
+  format: DocumentFormat
+  size: number
+  /** Removes the temporary file; safe to call twice. */
+  discard: () => void
+}
+
+interface FilePart {
+  file: Readable & { truncated?: boolean }
+  filename: string
+  mimetype: string
+}
+
+function unsupported (filename: string): InstanceType<typeof UnsupportedFileError> {
+  return new UnsupportedFileError(`Unsupported file type for "${filename.slice(0, 200)}": send a PDF, DOCX, plain text (.txt) or Markdown (.md) file`)
+}
+
+/**
+ * Writes the part to a temporary file. A type jack does not accept is refused
+ * (415) as soon as its first 8 KiB have arrived, before the rest is stored.
+ */
+export async function receiveUpload (part: FilePart): Promise<ReceivedFile> {
+  const directory = path.join(os.tmpdir(), 'jack-uploads')
+  fs.mkdirSync(directory, { recursive: true })
+  const filePath = path.join(directory, randomUUID())
+  const discard = (): void => { fs.rmSync(filePath, { force: true }) }
+  const out = fs.createWriteStream(filePath)
+  const filename = part.filename === '' ? 'upload' : part.filename
+  let head = Buffer.alloc(0)
+  let format: DocumentFormat | undefined
+  let size = 0
+  try {
+    for await (const chunk of part.file as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (format === undefined && head.length < HEAD_BYTES) {
+        head = Buffer.concat([head, chunk]).subarray(0, HEAD_BYTES)
+        if (head.length >= HEAD_BYTES) {
+          format = detectFormat(head, { filename, contentType: part.mimetype })
+          if (format === undefined) throw unsupported(filename)
+        }
+      }
+      if (!out.write(chunk)) await once(out, 'drain')
+    }
+    if (part.file.truncated === true) throw new FileTooLargeError()
+    format ??= detectFormat(head, { filename, contentType: part.mimetype })
+    if (format === undefined) throw unsupported(filename)
+    out.end()
+    await once(out, 'close')
+    return { path: filePath, filename, format, size, discard }
+  } catch (error) {
+    // Writes still queued fail with ERR_STREAM_DESTROYED; nobody waits for them.
+    out.on('error', () => {})
+    out.destroy()
+    discard()
+    // Drain what is left so the connection can carry the error response.
+    part.file.resume()
+    throw error
+  }
+}

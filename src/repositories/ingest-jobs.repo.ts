@@ -1,0 +1,143 @@
+// SQL for the durable ingest queue: claiming with a lease, renewing it, retrying, and finishing a document.
+import { and, asc, eq, sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { chunks, documentPayloads, documents, ingestJobs } from '../db/schema.js'
+import { asOrgId, type OrgId } from '../org-id.js'
+
+export interface ClaimedJob {
+  orgId: OrgId
+  documentId: string
+  /** Including this claim. */
+  attempts: number
+}
+
+export interface StoredPayload {
+  sourceType: 'text' | 'file' | 'url'
+  filename: string | null
+  format: string | null
+  chunkSize: number
+  chunkOverlap: number
+  text: string | null
+  url: string | null
+  bytes: Buffer | null
+}
+
+export interface NewChunk {
+  index: number
+  text: string
+  tokenCount: number
+  start: number
+  end: number
+}
+
+/** Rows per INSERT: large enough to amortise round trips, small enough for parameter limits. */
+const CHUNK_INSERT_BATCH = 500
+
+function rowsOf<T> (result: unknown): T[] {
+  // postgres.js returns the rows themselves; PGlite wraps them in { rows }.
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
+}
+
+/**
+ * Takes the next due job of any organisation — the queue serves them all, and
+ * each job then acts only for its own org. A job is due when its back-off has
+ * passed and nobody holds a live lease on it (an expired lease is a dead worker).
+ */
+export async function claimNextJob (db: Db, workerId: string, leaseMs: number): Promise<ClaimedJob | undefined> {
+  const result = await db.execute(sql`
+    with next as (
+      select org_id, document_id from ingest_jobs
+      where run_after <= now() and (lease_expires_at is null or lease_expires_at < now())
+      order by run_after
+      limit 1
+      for update skip locked
+    )
+    update ingest_jobs as job
+    set lease_expires_at = now() + ${leaseMs} * interval '1 millisecond', leased_by = ${workerId}, attempts = job.attempts + 1
+    from next
+    where job.org_id = next.org_id and job.document_id = next.document_id
+    returning job.org_id, job.document_id, job.attempts`)
+  const [row] = rowsOf<{ org_id: string, document_id: string, attempts: number }>(result)
+  return row === undefined ? undefined : { orgId: asOrgId(row.org_id), documentId: row.document_id, attempts: Number(row.attempts) }
+}
+
+/** Extends the lease; false when this worker no longer holds the job (it expired and was reclaimed, or the document was deleted). */
+export async function renewLease (db: Db, orgId: OrgId, documentId: string, workerId: string, leaseMs: number): Promise<boolean> {
+  const rows = await db.update(ingestJobs)
+    .set({ leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId)))
+    .returning({ documentId: ingestJobs.documentId })
+  return rows.length > 0
+}
+
+/** Gives a job back at once (graceful shutdown), without counting the attempt. */
+export async function releaseLease (db: Db, orgId: OrgId, documentId: string, workerId: string): Promise<void> {
+  await db.update(ingestJobs)
+    .set({ leaseExpiresAt: null, leasedBy: null, attempts: sql`greatest(${ingestJobs.attempts} - 1, 0)` })
+    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId)))
+}
+
+export async function scheduleRetry (db: Db, orgId: OrgId, documentId: string, workerId: string, delayMs: number, error: string): Promise<void> {
+  await db.update(ingestJobs)
+    .set({ leaseExpiresAt: null, leasedBy: null, lastError: error, runAfter: sql`now() + ${delayMs} * interval '1 millisecond'` })
+    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId)))
+}
+
+export async function loadPayload (db: Db, orgId: OrgId, documentId: string): Promise<StoredPayload | undefined> {
+  const [document] = await db.select({
+    sourceType: documents.sourceType,
+    filename: documents.filename,
+    format: documents.format,
+    chunkSize: documents.chunkSize,
+    chunkOverlap: documents.chunkOverlap
+  }).from(documents).where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+  if (document === undefined) return undefined
+  const parts = await db.select().from(documentPayloads)
+    .where(and(eq(documentPayloads.orgId, orgId), eq(documentPayloads.documentId, documentId)))
+    .orderBy(asc(documentPayloads.part))
+  const first = parts[0]
+  const bytes = parts.some((part) => part.bytes !== null) ? Buffer.concat(parts.map((part) => part.bytes ?? Buffer.alloc(0))) : null
+  return { ...document, text: first?.text ?? null, url: first?.url ?? null, bytes }
+}
+
+export type Outcome = 'done' | 'gone'
+
+/**
+ * Ends a job: writes the chunks and marks the document ready, or marks it
+ * failed. It locks the document row and checks the lease first, so a document
+ * deleted meanwhile stays deleted and a worker whose lease was taken over
+ * writes nothing ('gone').
+ */
+export async function finishJob (db: Db, orgId: OrgId, documentId: string, workerId: string, result: { chunks: NewChunk[], format: string | null } | { error: string }): Promise<Outcome> {
+  return await db.transaction(async (tx) => {
+    const [document] = await tx.select({ id: documents.id }).from(documents)
+      .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
+    if (document === undefined) return 'gone'
+    const [job] = await tx.select({ leasedBy: ingestJobs.leasedBy }).from(ingestJobs)
+      .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId))).for('update')
+    if (job?.leasedBy !== workerId) return 'gone'
+    if ('error' in result) {
+      await tx.update(documents)
+        .set({ status: 'failed', errorMessage: result.error, chunkCount: 0, updatedAt: sql`now()` })
+        .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+    } else {
+      for (let offset = 0; offset < result.chunks.length; offset += CHUNK_INSERT_BATCH) {
+        await tx.insert(chunks).values(result.chunks.slice(offset, offset + CHUNK_INSERT_BATCH).map((chunk) => ({
+          orgId,
+          documentId,
+          chunkIndex: chunk.index,
+          text: chunk.text,
+          tokenCount: chunk.tokenCount,
+          startOffset: chunk.start,
+          endOffset: chunk.end
+        })))
+      }
+      await tx.update(documents)
+        .set({ status: 'ready', errorMessage: null, chunkCount: result.chunks.length, format: result.format, updatedAt: sql`now()` })
+        .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+    }
+    await tx.delete(documentPayloads).where(and(eq(documentPayloads.orgId, orgId), eq(documentPayloads.documentId, documentId)))
+    await tx.delete(ingestJobs).where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId)))
+    return 'done'
+  })
+}

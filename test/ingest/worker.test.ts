@@ -1,0 +1,119 @@
+import t, { type Test } from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { sql } from 'drizzle-orm'
+import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
+import { call } from '../helpers/client.js'
+import { waitForDocument } from '../helpers/documents.js'
+import { claimNextJob } from '../../src/repositories/ingest-jobs.repo.js'
+import type { Database } from '../../src/db/client.js'
+
+function rowsOf<T> (result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
+}
+
+async function count (database: Database, table: 'chunks' | 'ingest_jobs' | 'document_payloads', documentId?: string): Promise<number> {
+  const where = documentId === undefined ? sql`true` : sql`document_id = ${documentId}`
+  const [row] = rowsOf<{ n: number }>(await database.db.execute(sql`select count(*)::int as n from ${sql.identifier(table)} where ${where}`))
+  return row?.n ?? -1
+}
+
+/** A local HTTP server whose behaviour the test controls; counts requests. */
+async function localServer (t: Test, handler: http.RequestListener): Promise<{ url: string, requests: () => number }> {
+  let requests = 0
+  const server = http.createServer((request, response) => { requests++; handler(request, response) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/page.html`, requests: () => requests }
+}
+
+const until = async (condition: () => boolean, timeoutMs = 10_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
+t.test('accepted documents survive a stop before processing, and are processed exactly once', async (t) => {
+  const first = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(first.database)
+  const ids: string[] = (await call(t, first.app, 'POST', '/v1/ingest', {
+    key: org.key,
+    body: { documents: Array.from({ length: 20 }, (_, i) => ({ text: `Queued document ${i}. It has two sentences.` })) }
+  })).json().document_ids
+  await first.app.close()
+  await first.database.close()
+
+  const second = await buildTestApp(t, { testDatabase: first.testDatabase, config: { workers: 2 } })
+  for (const id of ids) {
+    t.equal((await waitForDocument(second.app, org.key, id)).status, 'ready', 'ready after the restart')
+    t.equal(await count(second.database, 'chunks', id), 1, 'exactly one set of chunks')
+  }
+  t.equal(await count(second.database, 'ingest_jobs'), 0, 'no job is left behind')
+  t.equal(await count(second.database, 'document_payloads'), 0, 'payloads are dropped once processed')
+})
+
+t.test('a job whose worker vanished is reclaimed when its lease expires', async (t) => {
+  const first = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(first.database)
+  const id: string = (await call(t, first.app, 'POST', '/v1/ingest', { key: org.key, body: { documents: [{ text: 'Leased by a worker that died.' }] } })).json().document_ids[0]
+  // A worker claims the job and dies: nobody renews its short lease.
+  t.equal((await claimNextJob(first.database.db, 'dead-worker', 300))?.documentId, id)
+  t.equal(await claimNextJob(first.database.db, 'other-worker', 60_000), undefined, 'a live lease is not taken')
+  await first.app.close()
+  await first.database.close()
+
+  const second = await buildTestApp(t, { testDatabase: first.testDatabase, config: { workers: 1 } })
+  const document = await waitForDocument(second.app, org.key, id)
+  t.equal(document.status, 'ready', 'another worker finished it')
+  t.equal(await count(second.database, 'chunks', id), 1)
+})
+
+t.test('a job interrupted on every attempt ends failed instead of looping', async (t) => {
+  const first = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(first.database)
+  const id: string = (await call(t, first.app, 'POST', '/v1/ingest', { key: org.key, body: { documents: [{ text: 'Poison.' }] } })).json().document_ids[0]
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    t.equal((await claimNextJob(first.database.db, `doomed-${attempt}`, 1))?.attempts, attempt)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await first.app.close()
+  await first.database.close()
+  const second = await buildTestApp(t, { testDatabase: first.testDatabase, config: { workers: 1, jobMaxAttempts: 3 } })
+  const document = await waitForDocument(second.app, org.key, id)
+  t.match(document, { status: 'failed', error_message: 'Processing did not finish after 3 attempts', chunk_count: 0 })
+})
+
+t.test('a job that always fails retries with back-off, then ends failed with the reason', async (t) => {
+  const server = await localServer(t, (_request, response) => { response.writeHead(500).end('boom') })
+  const { app, database } = await buildTestApp(t, { config: { workers: 1, urlAllowPrivate: true, jobRetryBaseMs: 50, jobMaxAttempts: 3 } })
+  const org = await createOrgWithKey(database)
+  const id: string = (await call(t, app, 'POST', '/v1/ingest/url', { key: org.key, body: { url: server.url } })).json().document_ids[0]
+  const document = await waitForDocument(app, org.key, id)
+  t.match(document, { status: 'failed', error_message: 'URL returned HTTP 500' })
+  t.equal(server.requests(), 3, 'tried exactly three times')
+})
+
+t.test('each job has a hard time limit', async (t) => {
+  const server = await localServer(t, () => { /* never answers */ })
+  const { app, database } = await buildTestApp(t, { config: { workers: 1, urlAllowPrivate: true, jobTimeoutMs: 1000, jobMaxAttempts: 1 } })
+  const org = await createOrgWithKey(database)
+  const id: string = (await call(t, app, 'POST', '/v1/ingest/url', { key: org.key, body: { url: server.url } })).json().document_ids[0]
+  const document = await waitForDocument(app, org.key, id)
+  t.match(document, { status: 'failed', error_message: 'Processing timed out after 1 s' })
+})
+
+t.test('a document deleted while processing stays deleted', async (t) => {
+  let release: () => void = () => {}
+  const server = await localServer(t, (_request, response) => {
+    release = () => response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><article><p>Late content that must not come back.</p></article></body></html>')
+  })
+  const { app, database } = await buildTestApp(t, { config: { workers: 1, urlAllowPrivate: true } })
+  const org = await createOrgWithKey(database)
+  const id: string = (await call(t, app, 'POST', '/v1/ingest/url', { key: org.key, body: { url: server.url } })).json().document_ids[0]
+  await until(() => server.requests() > 0)
+  t.equal((await call(t, app, 'DELETE', `/v1/documents/${id}`, { key: org.key })).status, 204)
+  release()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.equal((await call(t, app, 'GET', `/v1/documents/${id}`, { key: org.key })).status, 404, 'still gone')
+  t.equal(await count(database, 'chunks', id), 0, 'no chunks were written')
+  t.equal(await count(database, 'ingest_jobs', id), 0)
+})

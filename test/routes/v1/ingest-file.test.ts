@@ -1,0 +1,135 @@
+import t from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { sql } from 'drizzle-orm'
+import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
+import { call } from '../../helpers/client.js'
+import { authMatrix } from '../../helpers/auth-matrix.js'
+import { multipartBody, waitForDocument, type FormFile } from '../../helpers/documents.js'
+import { makeDocx, makePdf, PNG_HEADER } from '../../helpers/sample-files.js'
+
+t.test('POST /v1/ingest/file', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 1 } })
+  const org = await createOrgWithKey(database)
+  const upload = async (fields: Record<string, string>, file?: FormFile, fileField?: string): Promise<ReturnType<typeof call>> => {
+    const { body, contentType } = await multipartBody(fields, file, fileField)
+    return await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, rawBody: body, headers: { 'content-type': contentType } })
+  }
+  const chunkText = async (id: string): Promise<string> => {
+    const result = await database.db.execute(sql`select string_agg(text, ' ' order by chunk_index) as text from chunks where document_id = ${id}`)
+    return JSON.stringify(result)
+  }
+
+  t.test('a PDF with known text becomes ready with that text', async (t) => {
+    const pdf = await makePdf(['Refunds are issued within 30 days of purchase.', 'Contact billing for exceptions.'])
+    const response = await upload({ metadata: '{"department":"billing"}' }, { name: 'refunds.pdf', content: pdf, type: 'application/pdf' })
+    t.equal(response.status, 202)
+    t.equal(response.json().queued, 1)
+    const document = await waitForDocument(app, org.key, response.json().document_ids[0])
+    t.match(document, { status: 'ready', source_type: 'file', filename: 'refunds.pdf', metadata: { department: 'billing' }, chunk_count: 1 })
+    t.match(await chunkText(document.id), /Refunds are issued within 30 days of purchase\./)
+  })
+
+  t.test('a DOCX and a Markdown file', async (t) => {
+    const docx = await makeDocx(['Remote work policy', 'Employees may work remotely up to 3 days per week.'])
+    const docxDocument = await waitForDocument(app, org.key, (await upload({}, { name: 'policy.docx', content: docx })).json().document_ids[0])
+    t.match(docxDocument, { status: 'ready', filename: 'policy.docx' })
+    t.match(await chunkText(docxDocument.id), /up to 3 days per week/)
+    const markdown = await upload({ chunk_size: '256', chunk_overlap: '0' }, { name: 'handbook.md', content: '# Handbook\n\nVacation is **25 days** a year.\n', type: 'text/markdown' })
+    const mdDocument = await waitForDocument(app, org.key, markdown.json().document_ids[0])
+    t.match(mdDocument, { status: 'ready', filename: 'handbook.md' })
+    t.match(await chunkText(mdDocument.id), /Vacation is \*\*25 days\*\* a year/)
+  })
+
+  t.test('a damaged PDF is accepted and ends failed with a readable message', async (t) => {
+    const corrupt = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(4096, 0x41)])
+    const response = await upload({}, { name: 'broken.pdf', content: corrupt })
+    t.equal(response.status, 202)
+    const document = await waitForDocument(app, org.key, response.json().document_ids[0])
+    t.equal(document.status, 'failed')
+    t.equal(document.error_message, 'PDF is damaged or encrypted and cannot be read')
+    t.equal(document.chunk_count, 0)
+    const textless = await waitForDocument(app, org.key, (await upload({}, { name: 'blank.pdf', content: await makePdf([]) })).json().document_ids[0])
+    t.match(textless, { status: 'failed', error_message: 'PDF has no extractable text' })
+  })
+
+  t.test('type is judged by content as well as name', async (t) => {
+    const cases: Array<[string, FormFile, string | RegExp]> = [
+      ['a PNG renamed to .pdf', { name: 'scan.pdf', content: PNG_HEADER }, /^Unsupported file type for "scan\.pdf"/],
+      ['a PNG', { name: 'photo.png', content: PNG_HEADER }, /^Unsupported file type/],
+      ['text named .exe', { name: 'setup.exe', content: 'MZ hello' }, /^Unsupported file type/],
+      ['text named .pdf', { name: 'fake.pdf', content: 'just text' }, /^Unsupported file type/],
+      ['a legacy .doc', { name: 'old.doc', content: Uint8Array.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]) }, /^Unsupported file type/]
+    ]
+    for (const [name, file, detail] of cases) {
+      const response = await upload({}, file)
+      t.equal(response.status, 415, `${name} → 415`)
+      t.match(response.json().detail, detail)
+    }
+  })
+
+  t.test('the form is validated', async (t) => {
+    const file = { name: 'a.txt', content: 'Some text.' }
+    const cases: Array<[string, Record<string, string>, FormFile | undefined, number, string | RegExp]> = [
+      ['no file part', { metadata: '{}' }, undefined, 400, 'field \'file\' is required'],
+      ['metadata not JSON', { metadata: '{department: HR}' }, file, 422, 'metadata must be a JSON object of strings'],
+      ['metadata a list', { metadata: '["HR"]' }, file, 422, 'metadata must be an object'],
+      ['a number value', { metadata: '{"year":2024}' }, file, 422, 'metadata.year must be a string'],
+      ['a NUL in metadata', { metadata: '{"a":"\\u0000"}' }, file, 422, 'metadata.a must not contain NUL (\\u0000) characters'],
+      ['chunk_size not a number', { chunk_size: 'big' }, file, 422, 'chunk_size must be an integer'],
+      ['chunk_size too small', { chunk_size: '100' }, file, 422, 'chunk_size must be >= 128'],
+      ['overlap too large', { chunk_size: '128', chunk_overlap: '200' }, file, 422, 'chunk_overlap must be less than chunk_size']
+    ]
+    for (const [name, fields, part, status, detail] of cases) {
+      const response = await upload(fields, part)
+      t.equal(response.status, status, `${name} → ${status}`)
+      if (typeof detail === 'string') t.equal(response.json().detail, detail, name)
+      else t.match(response.json().detail, detail, name)
+    }
+    const wrongField = await upload({}, file, 'attachment')
+    t.same([wrongField.status, wrongField.json()], [400, { detail: 'field \'file\' is required' }], 'a file under another name is not the file')
+    const json = await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, body: { file: 'x' } })
+    t.equal(json.status, 415, 'a JSON body is not a form')
+  })
+
+  t.test('an upload over 100 MB is refused with 413 without being held in memory', async (t) => {
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    const boundary = 'jackboundary'
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.txt"\r\nContent-Type: text/plain\r\n\r\n`)
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+    const block = Buffer.alloc(1024 * 1024, 'a')
+    const baseline = process.memoryUsage().rss
+    let peak = baseline
+    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 20)
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/ingest/file', headers: { authorization: `Bearer ${org.key}`, 'content-type': `multipart/form-data; boundary=${boundary}` } })
+      request.on('response', (response) => { response.resume(); resolve(response.statusCode ?? 0) })
+      request.on('error', reject)
+      // The server answers 413 and closes while the client is still sending.
+      request.on('socket', (socket) => socket.on('error', () => {}))
+      request.write(head)
+      let sent = 0
+      const pump = (): void => {
+        while (sent < 101 && !request.destroyed) {
+          sent++
+          if (!request.write(block)) {
+            request.once('drain', pump)
+            return
+          }
+        }
+        if (!request.destroyed) request.end(tail)
+      }
+      pump()
+    })
+    clearInterval(sampler)
+    t.equal(status, 413)
+    const growthMb = (peak - baseline) / 1024 / 1024
+    t.ok(growthMb < 60, `memory grew by ${growthMb.toFixed(0)} MB while 101 MB streamed through`)
+  })
+
+  t.test('authentication', async (t) => {
+    const matrixOrg = await createOrgWithKey(database, 'matrix')
+    await authMatrix(t, app, database, matrixOrg.orgId, { method: 'POST', url: '/v1/ingest/file' })
+  })
+})
