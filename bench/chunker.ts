@@ -1,6 +1,7 @@
 // Benchmark: MB/s of chunkText on a generated multi-megabyte document, against the tokenizer's raw encode on the same text.
 import { encode } from 'gpt-tokenizer/encoding/o200k_base'
 import { chunkText } from '../src/ingest/chunker.js'
+import { seededRandom } from '../test/helpers/seeded-random.js'
 
 const MEGABYTES = readNumber('BENCH_MEGABYTES', 5)
 const ROUNDS = readNumber('BENCH_ROUNDS', 3)
@@ -18,16 +19,7 @@ function readNumber (name: string, fallback: number): number {
   return value
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run chunks the same text. */
-function random (seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let value = Math.imul(state ^ (state >>> 15), 1 | state)
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296
-  }
-}
+const random = seededRandom
 
 /**
  * Prose-like text: 30,000 made-up words drawn with a Zipf-like skew (so the BPE merge

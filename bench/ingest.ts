@@ -6,6 +6,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import postgres from 'postgres'
 import { buildIfStale, checkKey, MAINTENANCE_URL, newBootstrapKey, pinBenchmark, progress, readBackends, ROOT, runMain, sleep, withServer, withStorage, type Backend, type Server } from './lib/server.js'
+import { seededRandom } from '../test/helpers/seeded-random.js'
 
 const SCIFACT_SIZE = 5183
 const BATCH_SIZE = 50
@@ -69,16 +70,7 @@ function describeSizes (documents: CorpusDocument[]): string {
   return `mean ${formatInt(total / Math.max(1, documents.length))} characters, ${(total / 1e6).toFixed(1)} M in all`
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run without the corpus ingests the same text. */
-function random (seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let value = Math.imul(state ^ (state >>> 15), 1 | state)
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296
-  }
-}
+const random = seededRandom
 
 const WORDS = ('the of and to in a is that for it as was with be by on not he this are or his from at which but have an they ' +
   'cells patients study protein expression results increased treatment risk disease clinical gene analysis effect levels ' +

@@ -3,6 +3,7 @@ import { clearMergeCache, decode, encode } from 'gpt-tokenizer/encoding/o200k_ba
 import t from 'tap'
 import { type Chunk, type ChunkOptions, chunkText, countTokens } from '../../src/ingest/chunker.js'
 import { countTokensBetween, isSeam, SEGMENT_CHARS, tokenBoundaries } from '../../src/ingest/tokenizer.js'
+import { seededRandom } from '../helpers/seeded-random.js'
 
 // CHUNKER_RUNS=2000 for a deeper search than the suite's.
 const RUNS = Number(process.env.CHUNKER_RUNS ?? 150)
@@ -85,16 +86,7 @@ function previousBoundaryStart (text: string, offsets: Int32Array, before: numbe
   return latest
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), for readable example documents. */
-function random (seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let value = Math.imul(state ^ (state >>> 15), 1 | state)
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296
-  }
-}
+const random = seededRandom
 
 const PROSE = ['the', 'customer', 'may', 'return', 'any', 'item', 'within', 'thirty', 'days', 'of', 'delivery', 'and', 'receive',
   'a', 'full', 'refund', 'provided', 'that', 'goods', 'are', 'unused', 'in', 'their', 'original', 'packaging', 'our', 'team',
