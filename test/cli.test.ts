@@ -82,12 +82,12 @@ t.test('invalid configuration stops serve at once, naming the variable', async (
     ['an uppercase JACK_BOOTSTRAP_KEY', { JACK_BOOTSTRAP_KEY: nearlyValid }, /JACK_BOOTSTRAP_KEY/, [nearlyValid, nearlyValid.slice(5)]],
     ['PORT=abc', { PORT: 'abc' }, /\bPORT\b/, []]
   ]
-  const results = await Promise.all(cases.map(async ([, extra]) => await runJack(t, ['serve'], jackEnv(testDatabase, extra), 15_000)))
+  const results = await Promise.all(cases.map(async ([, extra]) => await runJack(t, ['serve'], jackEnv(testDatabase, extra), 45_000)))
   for (const [index, [name, , names, secrets]] of cases.entries()) {
     const result = results[index]
     if (result === undefined) continue
     t.not(result.code, 0, `${name}: exits non-zero`)
-    t.equal(result.signal, null, `${name}: exits by itself (runJack kills it after 15 s otherwise)`)
+    t.equal(result.signal, null, `${name}: exits by itself (runJack kills it after 45 s otherwise)`)
     t.match(result.stderr, /^jack: /, `${name}: a jack message on stderr`)
     t.match(result.stderr, names, `${name}: naming the variable`)
     t.notMatch(result.stderr, /\n\s+at /, `${name}: no stack trace`)

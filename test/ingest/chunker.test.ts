@@ -106,7 +106,11 @@ function paragraphs (count: number, seed: number): string {
 // --- Properties ------------------------------------------------------------------------------------------------------
 
 t.test('token boundaries map to exact character offsets for any text', async (t) => {
-  property(documentText, (text) => {
+  // Well-formed text only here: this property compares against gpt-tokenizer's decode, which keeps state between
+  // calls around lone surrogates and so disagrees with itself on rare inputs. jack never chunks lone surrogates (JSON
+  // bodies holding them are refused; the extractors' decoders cannot produce them); the chunk properties below still
+  // include them.
+  property(documentText.map((text) => text.toWellFormed()), (text) => {
     const boundaries = tokenBoundaries(text)
     const tokens = encode(text, { disallowedSpecial: new Set() })
     check(boundaries.joints.length === 0 && boundaries.tokenCount === tokens.length, 'token count')
