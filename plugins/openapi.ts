@@ -3,9 +3,11 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ErrorBody } from '../src/schemas/common.js'
+import { QUERY_COMPONENTS } from '../src/schemas/query.js'
 
 export default fp(async (app) => {
   app.addSchema(ErrorBody)
+  for (const schema of QUERY_COMPONENTS) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -24,6 +26,7 @@ export default fp(async (app) => {
       },
       tags: [
         { name: 'ingest', description: 'Add documents: text, files and web pages, processed in the background' },
+        { name: 'query', description: 'Answers with citations, streamed or whole, and plain retrieval' },
         { name: 'documents', description: 'The organisation\'s documents and their processing status' },
         { name: 'keys', description: 'API keys of the caller\'s organisation' },
         { name: 'operations', description: 'Health and readiness' }

@@ -12,6 +12,7 @@ import healthRoutes from './routes/health.js'
 import keysRoutes from './routes/v1/keys.js'
 import ingestRoutes from './routes/v1/ingest.js'
 import documentsRoutes from './routes/v1/documents.js'
+import queryRoutes from './routes/v1/query.js'
 import workerPlugin from '../plugins/worker.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
@@ -52,6 +53,7 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
     await v1.register(keysRoutes)
     await v1.register(ingestRoutes)
     await v1.register(documentsRoutes)
+    await v1.register(queryRoutes)
   }, { prefix: '/v1' })
 
   return app

@@ -1,6 +1,8 @@
 // Reads and validates the environment once; an invalid value stops start-up with a message naming it.
 import path from 'node:path'
 import { API_KEY_PATTERN } from './keys/api-key.js'
+import type { LlmConfig } from './answer/llm-client.js'
+import { BM25_DEFAULTS } from './retrieval/bm25.js'
 
 export interface Config {
   port: number
@@ -18,6 +20,9 @@ export interface Config {
   jobMaxAttempts: number
   jobRetryBaseMs: number
   urlAllowPrivate: boolean
+  /** The language model that writes answers; undefined: the extractive answerer alone. */
+  llm: LlmConfig | undefined
+  bm25: { k1: number, b: number }
 }
 
 export class ConfigError extends Error {
@@ -60,6 +65,42 @@ function readUrl (env: Env, name: string): string | undefined {
   return raw
 }
 
+function readNumber (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+(?:\.\d+)?$/.test(raw.trim())) throw new ConfigError(`${name} must be a number, got "${raw}"`)
+  const value = Number(raw.trim())
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+/** JACK_LLM_BASE_URL and JACK_LLM_MODEL together switch the LLM answerer on; one without the other is a mistake. */
+function readLlm (env: Env): LlmConfig | undefined {
+  const baseUrl = env.JACK_LLM_BASE_URL?.trim() ?? ''
+  const model = env.JACK_LLM_MODEL?.trim() ?? ''
+  if (baseUrl === '' && model === '') return undefined
+  if (baseUrl === '') throw new ConfigError('JACK_LLM_MODEL is set but JACK_LLM_BASE_URL is not; set both to use a language model')
+  if (model === '') throw new ConfigError('JACK_LLM_BASE_URL is set but JACK_LLM_MODEL is not; set both to use a language model')
+  let url: URL
+  try {
+    url = new URL(baseUrl)
+  } catch {
+    throw new ConfigError('JACK_LLM_BASE_URL is not a valid URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('JACK_LLM_BASE_URL must be an http:// or https:// URL')
+  // Credentials in the URL would be logged with it; they belong in JACK_LLM_API_KEY.
+  if (url.username !== '' || url.password !== '') throw new ConfigError('JACK_LLM_BASE_URL must not contain credentials; use JACK_LLM_API_KEY')
+  const apiKey = env.JACK_LLM_API_KEY === undefined || env.JACK_LLM_API_KEY === '' ? undefined : env.JACK_LLM_API_KEY
+  const maxTokens = readInteger(env, 'JACK_LLM_MAX_TOKENS', 0, 0, 1_000_000)
+  return {
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    model,
+    ...(apiKey === undefined ? {} : { apiKey }),
+    timeoutMs: readInteger(env, 'JACK_LLM_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+    ...(maxTokens === 0 ? {} : { maxTokens })
+  }
+}
+
 export function loadConfig (env: Env = process.env): Config {
   const logLevel = env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -86,6 +127,11 @@ export function loadConfig (env: Env = process.env): Config {
     jobLeaseMs: readInteger(env, 'JACK_JOB_LEASE_SECONDS', 60, 1, 3600) * 1000,
     jobMaxAttempts: readInteger(env, 'JACK_JOB_MAX_ATTEMPTS', 3, 1, 100),
     jobRetryBaseMs: readInteger(env, 'JACK_JOB_RETRY_BASE_MS', 2000, 0, 3_600_000),
-    urlAllowPrivate: readBoolean(env, 'JACK_URL_ALLOW_PRIVATE', false)
+    urlAllowPrivate: readBoolean(env, 'JACK_URL_ALLOW_PRIVATE', false),
+    llm: readLlm(env),
+    bm25: {
+      k1: readNumber(env, 'JACK_BM25_K1', BM25_DEFAULTS.k1, 0, 100),
+      b: readNumber(env, 'JACK_BM25_B', BM25_DEFAULTS.b, 0, 1)
+    }
   }
 }

@@ -42,6 +42,13 @@ export interface SearchHit {
   end: number
   /** Raw BM25: unbounded, comparable only within one query of one organisation. */
   score: number
+  /**
+   * 0–1: the score as a share of the most any chunk could score for this query
+   * (every query term with unbounded tf, Σ idf·(k1 + 1)). Unlike the raw score
+   * it means the same from query to query: how much of the query's weight the
+   * chunk holds, and how densely.
+   */
+  relevance: number
   filename: string | null
   sourceType: 'text' | 'file' | 'url'
   metadata: Record<string, string>
@@ -67,6 +74,7 @@ interface HitRow {
   text: string
   start_offset: number
   end_offset: number
+  max_score: number
 }
 
 function rowsOf<T> (result: unknown): T[] {
@@ -148,7 +156,8 @@ export async function searchChunks (db: Db, orgId: OrgId, options: SearchOptions
       order by s.score desc, d.seq, s.chunk_index
       limit ${topK}
     )
-    select r.document_id, r.chunk_index, r.score, r.filename, r.source_type, r.metadata, c.text, c.start_offset, c.end_offset
+    select r.document_id, r.chunk_index, r.score, r.filename, r.source_type, r.metadata, c.text, c.start_offset, c.end_offset,
+           (select sum(w.weight) from term_weights w) as max_score
     from ranked r
     cross join lateral (
       select c.text, c.start_offset, c.end_offset from chunks c
@@ -163,6 +172,7 @@ export async function searchChunks (db: Db, orgId: OrgId, options: SearchOptions
     start: Number(row.start_offset),
     end: Number(row.end_offset),
     score: Number(row.score),
+    relevance: Number(row.max_score) > 0 ? Math.min(1, Number(row.score) / Number(row.max_score)) : 0,
     filename: row.filename,
     sourceType: row.source_type,
     metadata: row.metadata

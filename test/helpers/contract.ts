@@ -5,6 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import YAML from 'yaml'
 import { packageRoot } from '../../src/package-root.js'
+import { parseSse } from './sse.js'
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
 
@@ -52,6 +53,7 @@ export function checkAgainstSpec (method: string, url: string, status: number, c
   const mediaType = (contentType ?? '').split(';')[0]?.trim() ?? ''
   const media = response.content[mediaType]
   if (media === undefined) return { ok: false, problem: `${method} ${template} ${status} sent ${mediaType}, the spec lists ${Object.keys(response.content).join(', ')}` }
+  if (mediaType === 'text/event-stream') return checkEvents(method, template, body)
   if (mediaType !== 'application/json' || media.schema === undefined) return { ok: true }
   const pointer = `/paths/${template.replace(/~/g, '~0').replace(/\//g, '~1')}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`
   const validate = ajv.getSchema(`openapi.json#${pointer}`)
@@ -63,5 +65,34 @@ export function checkAgainstSpec (method: string, url: string, status: number, c
     return { ok: false, problem: `${method} ${template} ${status} body is not JSON` }
   }
   if (validate(parsed) !== true) return { ok: false, problem: `${method} ${template} ${status}: ${ajv.errorsText(validate.errors)}` }
+  return { ok: true }
+}
+
+// The data schema of each event of /v1/query/stream, by event name: the components the operation's description names.
+const EVENT_SCHEMAS: Record<string, string> = {
+  citations: 'StreamCitationsEvent',
+  token: 'StreamTokenEvent',
+  done: 'QueryResponse',
+  error: 'ErrorBody'
+}
+
+/** Every event is one the spec names, its data valid JSON of that event's schema; the stream ends with done or error. */
+function checkEvents (method: string, template: string, body: string): SpecCheck {
+  const events = parseSse(body)
+  for (const [index, event] of events.entries()) {
+    const name = EVENT_SCHEMAS[event.event]
+    if (name === undefined) return { ok: false, problem: `${method} ${template} sent an event "${event.event}" the spec does not name` }
+    const validate = ajv.getSchema(`openapi.json#/components/schemas/${name}`)
+    if (validate === undefined) return { ok: false, problem: `openapi.yaml has no component ${name}` }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(event.data)
+    } catch {
+      return { ok: false, problem: `${method} ${template} event ${index} (${event.event}) data is not JSON` }
+    }
+    if (validate(parsed) !== true) return { ok: false, problem: `${method} ${template} event ${index} (${event.event}): ${ajv.errorsText(validate.errors)}` }
+  }
+  const last = events.at(-1)?.event
+  if (last !== 'done' && last !== 'error') return { ok: false, problem: `${method} ${template} stream ended with ${last ?? 'no event'}, not done or error` }
   return { ok: true }
 }
