@@ -16,6 +16,8 @@ export default fp(async (app) => {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   const utf8 = new TextDecoder('utf-8', { fatal: true })
   app.removeContentTypeParser('application/json')
+  // Every body jack takes is JSON or multipart: a text/plain body is a client mistake (415), not a string to validate.
+  app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     let text: string
     try {
