@@ -7,6 +7,13 @@ import type { Database } from '../db/client.js'
 import { INGEST_CHANNEL } from '../repositories/documents.repo.js'
 import { claimNextJob, finishJob, loadPayload, releaseLease, renewLease, scheduleRetry, type ClaimedJob } from '../repositories/ingest-jobs.repo.js'
 import { classifyFailure, processPayload, type ProcessedDocument } from './process-document.js'
+import { maintainSearchIndex } from '../db/maintenance.js'
+
+// PGlite has no autovacuum: once the queue runs dry, a worker vacuums the search
+// index if this many documents became ready since it last did, or any did and
+// this long has passed, so a bulk ingest is vacuumed once, at its end.
+const MAINTENANCE_AFTER_DOCUMENTS = 100
+const MAINTENANCE_AFTER_MS = 5 * 60_000
 
 export interface WorkerOptions {
   concurrency: number
@@ -45,6 +52,9 @@ export class IngestWorker {
   private readonly active = new Map<string, { job: ClaimedJob, controller: AbortController }>()
   private wakers: Array<() => void> = []
   private unlisten: (() => Promise<void>) | undefined
+  private readySinceMaintenance = 0
+  private lastMaintenance = Date.now()
+  private maintaining = false
 
   constructor (private readonly database: Database, private readonly options: WorkerOptions) {}
 
@@ -103,11 +113,30 @@ export class IngestWorker {
         this.options.log.error({ err: error }, 'could not claim an ingest job')
       }
       if (job === undefined) {
+        await this.maintainIfDue()
         if (this.running) await this.idle()
         continue
       }
       await this.run(job)
       // Another job may be waiting; look again before sleeping.
+    }
+  }
+
+  private async maintainIfDue (): Promise<void> {
+    const due = this.readySinceMaintenance >= MAINTENANCE_AFTER_DOCUMENTS ||
+      (this.readySinceMaintenance > 0 && Date.now() - this.lastMaintenance >= MAINTENANCE_AFTER_MS)
+    if (!due || this.maintaining || !this.running) return
+    this.maintaining = true
+    const documents = this.readySinceMaintenance
+    this.readySinceMaintenance = 0
+    try {
+      const started = Date.now()
+      if (await maintainSearchIndex(this.database)) this.options.log.info({ documents, ms: Date.now() - started }, 'search index vacuumed and analysed')
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'search index maintenance failed; it is retried after the next documents')
+    } finally {
+      this.lastMaintenance = Date.now()
+      this.maintaining = false
     }
   }
 
@@ -131,6 +160,7 @@ export class IngestWorker {
       if (payload === undefined) return // deleted meanwhile; the cascade removed the job too
       const result = await this.withTimeLimit(async () => await (this.options.process ?? processPayload)(payload, { allowPrivateUrls: this.options.allowPrivateUrls, signal: controller.signal }), controller)
       const outcome = await finishJob(db, job.orgId, job.documentId, this.id, { chunks: result.chunks, format: result.format })
+      this.readySinceMaintenance++
       this.options.log.info({ documentId: job.documentId, chunks: result.chunks.length, outcome }, 'document processed')
     } catch (error) {
       if (controller.signal.aborted && !this.running && !(error instanceof JobTimeoutError)) return // stopping: the job is released
