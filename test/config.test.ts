@@ -48,3 +48,30 @@ t.test('an invalid value stops start-up with a message naming the variable', asy
     t.notMatch((error as Error).message, /SECRETVALUE/, 'a bad key is not echoed')
   }
 })
+
+t.test('a language model is configured by base URL and model together', async (t) => {
+  t.equal(loadConfig({}).llm, undefined, 'none by default: extractive answers')
+  t.same(loadConfig({ JACK_LLM_BASE_URL: 'http://localhost:11434/v1/', JACK_LLM_MODEL: 'llama3.1:8b' }).llm, { baseUrl: 'http://localhost:11434/v1', model: 'llama3.1:8b', timeoutMs: 30_000 })
+  t.same(loadConfig({ JACK_LLM_BASE_URL: 'https://api.example.com/v1', JACK_LLM_MODEL: 'm', JACK_LLM_API_KEY: 'sk-test', JACK_LLM_TIMEOUT_SECONDS: '5', JACK_LLM_MAX_TOKENS: '300' }).llm,
+    { baseUrl: 'https://api.example.com/v1', model: 'm', apiKey: 'sk-test', timeoutMs: 5000, maxTokens: 300 })
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ JACK_LLM_BASE_URL: 'http://localhost:11434/v1' }, /^JACK_LLM_BASE_URL is set but JACK_LLM_MODEL is not/],
+    [{ JACK_LLM_MODEL: 'm' }, /^JACK_LLM_MODEL is set but JACK_LLM_BASE_URL is not/],
+    [{ JACK_LLM_BASE_URL: 'localhost:11434', JACK_LLM_MODEL: 'm' }, /^JACK_LLM_BASE_URL must be an http/],
+    [{ JACK_LLM_BASE_URL: 'not a url', JACK_LLM_MODEL: 'm' }, /^JACK_LLM_BASE_URL is not a valid URL/],
+    [{ JACK_LLM_BASE_URL: 'https://user:sk-secret@api.example.com/v1', JACK_LLM_MODEL: 'm' }, /^JACK_LLM_BASE_URL must not contain credentials/],
+    [{ JACK_LLM_BASE_URL: 'http://h/v1', JACK_LLM_MODEL: 'm', JACK_LLM_TIMEOUT_SECONDS: '0' }, /^JACK_LLM_TIMEOUT_SECONDS must be between/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), message, JSON.stringify(env))
+    try { loadConfig(env) } catch (error) { t.notOk(String(error).includes('sk-secret'), 'the message never echoes a secret') }
+  }
+})
+
+t.test('BM25 parameters', async (t) => {
+  t.same(loadConfig({}).bm25, { k1: 1.2, b: 0.75 })
+  t.same(loadConfig({ JACK_BM25_K1: '0.9', JACK_BM25_B: '0.4' }).bm25, { k1: 0.9, b: 0.4 })
+  t.throws(() => loadConfig({ JACK_BM25_B: '1.5' }), /^JACK_BM25_B must be between 0 and 1/)
+  t.throws(() => loadConfig({ JACK_BM25_K1: '-1' }), /^JACK_BM25_K1 must be a number/)
+  t.throws(() => loadConfig({ JACK_BM25_K1: 'NaN' }), /^JACK_BM25_K1 must be a number/)
+})
