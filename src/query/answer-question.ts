@@ -63,6 +63,8 @@ export async function answerQuestion (question: string, chunks: RetrievedChunk[]
     const outcome = await answerWithLlm(context.llm, question, chunks, context.signal)
     const answer = fromLlm(outcome, chunks)
     if (answer !== undefined) return answer
+    // A client that left gets no answer: nothing to log, nothing to fall back to.
+    if (context.signal?.aborted === true) throw new AnswerInterruptedError('The client went away')
     if (outcome.kind === 'failed') logFallback(context, outcome.error)
   }
   return answerExtractively(question, chunks)
@@ -88,11 +90,11 @@ export async function streamAnswer (question: string, chunks: RetrievedChunk[], 
       started = true
       sink.token(text)
     }, context.signal)
+    if (context.signal?.aborted === true) throw new AnswerInterruptedError('The client went away')
     if (outcome.kind === 'failed' && outcome.tokensSent > 0) {
       context.log.warn({ err: { type: outcome.error.name, message: outcome.error.message } }, 'LLM answer failed midway through a stream')
       throw new AnswerInterruptedError('The answer could not be completed: the language model failed')
     }
-    if (context.signal?.aborted === true) throw new AnswerInterruptedError('The client went away')
     const answer = fromLlm(outcome, chunks)
     if (answer !== undefined) {
       if (!answer.found) sendExtractive(answer, sink)

@@ -1,10 +1,10 @@
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { answerWithLlm, isNotFoundAnswer, streamAnswerWithLlm } from '../../src/answer/llm-answerer.js'
 import { complete, LlmError, SseDecoder, streamCompletion, type ChatMessage, type LlmConfig } from '../../src/answer/llm-client.js'
 import { buildMessages, LLM_NOT_FOUND, type PromptPassage } from '../../src/answer/prompt.js'
+import { chunk, closedPort, type LlmServer, sendCompletion, startEvents, startLlmServer, streamDeltas, withinMs } from '../helpers/llm-server.js'
 
 // Every endpoint here is a node:http server on 127.0.0.1 speaking OpenAI chat
 // completions; nothing leaves the machine.
@@ -16,128 +16,14 @@ const PASSAGES: PromptPassage[] = [
 const QUESTION = 'What is our refund policy?'
 const API_KEY = 'sk-test-secret-0123456789'
 
-interface ReceivedRequest {
-  method: string
-  path: string
-  headers: http.IncomingHttpHeaders
-  body: Record<string, unknown>
-}
-
-type Handler = (request: ReceivedRequest, response: http.ServerResponse) => void | Promise<void>
-
-interface LlmServer {
-  baseUrl: string
-  requests: ReceivedRequest[]
-  /** Resolves when a response's connection closes before the server ended it: the client went away. */
-  clientClosed: Promise<void>
-  /** Responses the server ended itself. */
-  completed: () => number
-}
-
-async function startLlmServer (t: Test, handle: Handler): Promise<LlmServer> {
-  const requests: ReceivedRequest[] = []
-  let completed = 0
-  let resolveClosed = (): void => {}
-  const clientClosed = new Promise<void>((resolve) => { resolveClosed = resolve })
-  const server = http.createServer((request, response) => {
-    response.on('close', () => {
-      if (response.writableEnded) completed++
-      else resolveClosed()
-    })
-    const parts: Buffer[] = []
-    request.on('data', (part: Buffer) => parts.push(part))
-    request.on('end', () => {
-      const received = {
-        method: request.method ?? '',
-        path: request.url ?? '',
-        headers: request.headers,
-        body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>
-      }
-      requests.push(received)
-      Promise.resolve(handle(received, response)).catch((error: unknown) => {
-        if (!response.destroyed) response.destroy(error as Error)
-      })
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  const { port } = server.address() as AddressInfo
-  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, clientClosed, completed: () => completed }
-}
-
 function configFor (server: LlmServer, overrides: Partial<LlmConfig> = {}): LlmConfig {
   return { baseUrl: server.baseUrl, model: 'test-model', timeoutMs: 5000, ...overrides }
-}
-
-function completion (content: string | null): string {
-  return JSON.stringify({
-    id: 'chatcmpl-1',
-    object: 'chat.completion',
-    created: 1700000000,
-    model: 'test-model',
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }]
-  })
-}
-
-function sendCompletion (response: http.ServerResponse, content: string | null): void {
-  response.writeHead(200, { 'content-type': 'application/json' }).end(completion(content))
-}
-
-function chunk (delta: Record<string, unknown>, finishReason: string | null = null): string {
-  return `data: ${JSON.stringify({
-    id: 'chatcmpl-1',
-    object: 'chat.completion.chunk',
-    created: 1700000000,
-    model: 'test-model',
-    choices: [{ index: 0, delta, finish_reason: finishReason }]
-  })}\n\n`
-}
-
-function startEvents (response: http.ServerResponse): void {
-  response.socket?.setNoDelay(true)
-  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-}
-
-/** A well-behaved streaming answer: role first, the deltas (each after `delayMs`), a finish chunk, [DONE]. */
-async function streamDeltas (response: http.ServerResponse, deltas: string[], delayMs = 5): Promise<void> {
-  startEvents(response)
-  response.write(chunk({ role: 'assistant', content: '' }))
-  for (const delta of deltas) {
-    await sleep(delayMs)
-    if (response.destroyed) return
-    response.write(chunk({ content: delta }))
-  }
-  response.write(chunk({}, 'stop'))
-  response.end('data: [DONE]\n\n')
-}
-
-async function withinMs<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  const timer = new AbortController()
-  try {
-    return await Promise.race([
-      promise,
-      sleep(ms, undefined, { signal: timer.signal }).then(() => { throw new Error(`${what} did not happen within ${ms} ms`) })
-    ])
-  } finally {
-    timer.abort()
-  }
 }
 
 async function collect (stream: AsyncGenerator<string>): Promise<string[]> {
   const deltas: string[] = []
   for await (const delta of stream) deltas.push(delta)
   return deltas
-}
-
-async function closedPort (): Promise<number> {
-  const server = http.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 function userMessage (messages: ChatMessage[]): string {

@@ -78,7 +78,14 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const chunks = await retrieveForQuestion(request.org.orgId, request.body)
     const context: AnswerContext = { llm, log: request.log, signal: clientGone(request, reply) }
-    return toResponse(await answerQuestion(request.body.question, chunks, context), request.org.orgId)
+    try {
+      return toResponse(await answerQuestion(request.body.question, chunks, context), request.org.orgId)
+    } catch (error) {
+      if (!(error instanceof AnswerInterruptedError)) throw error
+      // The client hung up while the model was answering: there is no one to reply to.
+      request.log.info('query abandoned by the client')
+      return reply.hijack()
+    }
   })
 
   app.post('/query/stream', {
