@@ -51,9 +51,15 @@ export function canonicalKey (word: string): string {
   if (known !== undefined) return known
   // Porter leaves most adverbs alone ("mainly" → "mainli"); the question often says "main".
   if (word.length >= 6 && word.endsWith('ly') && !/[lp]ly$/.test(word) && !NOT_ADVERBS.has(word)) return canonicalKey(word.slice(0, -2))
+  // British -ise spellings ("popularised", "organisation") share the key of the -ize ones, which Porter knows.
+  if (BRITISH_ISE.test(word)) return canonicalKey(word.replace(BRITISH_ISE, '$1iz$2'))
   const stemmed = stem(word)
   return VARIANTS.get(stemmed) ?? stemmed
 }
+
+// Only after a root of four letters or more not ending in v, or six ending in c: "revise", "precise" and "exercise"
+// keep the key of "revision" and "precision", which never had a z, while "criticised" meets "criticized".
+const BRITISH_ISE = /^([a-z]{3,}[a-bd-uw-z]|[a-z]{5,}c)is(e|ed|es|ing|ation|ations|er|ers)$/
 
 const NOT_ADVERBS = new Set(['family', 'assembly', 'anomaly', 'monopoly', 'butterfly', 'dragonfly', 'firefly', 'ally', 'rely',
   'italy', 'daily', 'weekly', 'monthly', 'yearly', 'hourly', 'nightly', 'quarterly'])
