@@ -43,6 +43,7 @@ export interface OpenOptions {
 }
 
 const MIGRATION_LOCK_ID = 7_271_000_001
+const WORK_MEM = '32MB'
 export const migrationsFolder = path.join(packageRoot, 'drizzle')
 
 function countingLogger (stats: DatabaseStats): Logger {
@@ -61,6 +62,7 @@ async function openPglite (options: OpenOptions): Promise<Database> {
     const client = new PGlite(directory)
     await client.waitReady
     const stats: DatabaseStats = { queries: 0 }
+    await client.exec(`set work_mem = '${WORK_MEM}'`)
     const db = drizzlePglite(client, { schema, logger: countingLogger(stats) })
     if (options.migrate !== false) await migratePglite(db, { migrationsFolder })
     return {
@@ -93,7 +95,10 @@ async function openPostgres (url: string, options: OpenOptions): Promise<Databas
     // Migration holds one connection for its lock while Drizzle migrates on another.
     max: Math.max(2, options.poolSize ?? 10),
     onnotice: () => {},
-    connection: { application_name: 'jack' }
+    // BM25 aggregates and sorts every candidate chunk of a query: at 4 MB (the
+    // default) a long question over ~100k chunks spilled both to disk
+    // (bench/query.ts, EXPLAIN ANALYZE).
+    connection: { application_name: 'jack', work_mem: WORK_MEM }
   })
   const stats: DatabaseStats = { queries: 0 }
   const db = drizzlePostgres(client, { schema, logger: countingLogger(stats) })
