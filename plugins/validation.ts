@@ -19,6 +19,11 @@ export default fp(async (app) => {
   // Every body jack takes is JSON or multipart: a text/plain body is a client mistake (415), not a string to validate.
   app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // Many HTTP clients send Content-Type: application/json on every request, a bodiless DELETE too.
+    if ((body as Buffer).length === 0 && request.method === 'DELETE') {
+      done(null, undefined)
+      return
+    }
     let text: string
     try {
       text = utf8.decode(body as Buffer)

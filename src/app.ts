@@ -1,5 +1,5 @@
 // buildApp(options) → a configured jack instance: infrastructure plugins first, then routes.
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import configPlugin from '../plugins/config.js'
@@ -8,6 +8,7 @@ import validationPlugin from '../plugins/validation.js'
 import errorsPlugin from '../plugins/errors.js'
 import openapiPlugin from '../plugins/openapi.js'
 import authPlugin from '../plugins/auth.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
 import healthRoutes from './routes/health.js'
 import keysRoutes from './routes/v1/keys.js'
 import ingestRoutes from './routes/v1/ingest.js'
@@ -31,12 +32,19 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
     logger: {
       level: config.logLevel,
       // Keys must never reach a log, whatever a serializer or a later log call includes.
-      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' },
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.headers.authorization', 'authorization'], censor: '[redacted]' },
       ...(options.logStream === undefined ? {} : { stream: options.logStream })
     },
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
-    ajv: { customOptions: { strict: false } }
+    // The client address the failed-authentication throttle counts by (JACK_TRUST_PROXY).
+    trustProxy: config.trustProxy,
+    ajv: { customOptions: { strict: false } },
+    // Paths the router cannot take apart (bad percent-encoding, a parameter longer than
+    // maxParamLength) are malformed path parameters: 422 in the API's error shape, not Fastify's.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      reply.code(422).send({ detail: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL path is not valid' })
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(configPlugin, { config })
@@ -45,11 +53,14 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
   await app.register(errorsPlugin)
   await app.register(openapiPlugin)
   await app.register(authPlugin)
+  await app.register(rateLimitPlugin)
   await app.register(workerPlugin)
 
   await app.register(healthRoutes)
   await app.register(async (v1) => {
     v1.addHook('onRequest', v1.auth([v1.verifyApiKey]))
+    // After authentication (it counts per organisation), still before the body is read.
+    v1.addHook('onRequest', v1.enforceRateLimit)
     await v1.register(keysRoutes)
     await v1.register(ingestRoutes)
     await v1.register(documentsRoutes)

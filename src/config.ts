@@ -3,6 +3,7 @@ import path from 'node:path'
 import { API_KEY_PATTERN } from './keys/api-key.js'
 import type { LlmConfig } from './answer/llm-client.js'
 import { BM25_DEFAULTS } from './retrieval/bm25.js'
+import { parseIp } from './ingest/url/ip-address.js'
 
 export interface Config {
   port: number
@@ -23,6 +24,21 @@ export interface Config {
   /** The language model that writes answers; undefined: the extractive answerer alone. */
   llm: LlmConfig | undefined
   bm25: { k1: number, b: number }
+  /** Requests per organisation per window, across all /v1 endpoints and keys (RATE_LIMIT_PER_MINUTE); 0 = no limit. */
+  rateLimit: number
+  /** The rate limit's sliding window: a minute; tests shorten it. */
+  rateLimitWindowMs: number
+  /** Count rate-limited requests in Redis instead of the database. */
+  redisUrl: string | undefined
+  redisKeyPrefix: string
+  /** Failed key checks per client address per window before the address gets 429; 0 = no limit. */
+  authFailureLimit: number
+  authFailureWindowMs: number
+  /** argon2 verifications running at once, and checks allowed to wait for one. */
+  argon2Concurrency: number
+  argon2QueueLimit: number
+  /** Fastify's trustProxy: which X-Forwarded-For hops to believe for the client address. */
+  trustProxy: boolean | string
 }
 
 export class ConfigError extends Error {
@@ -72,6 +88,51 @@ function readNumber (env: Env, name: string, fallback: number, min: number, max:
   const value = Number(raw.trim())
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
   return value
+}
+
+function readRedisUrl (env: Env): string | undefined {
+  const raw = env.REDIS_URL
+  if (raw === undefined || raw === '') return undefined
+  let url: URL
+  // The value is never echoed: it may hold a password.
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError('REDIS_URL is not a valid URL')
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL')
+  return raw
+}
+
+function readKeyPrefix (env: Env): string {
+  const raw = env.JACK_REDIS_KEY_PREFIX
+  if (raw === undefined || raw === '') return 'jack:ratelimit:'
+  if (raw.length > 100 || !/^[\x21-\x7e]+$/.test(raw)) throw new ConfigError('JACK_REDIS_KEY_PREFIX must be 1–100 printable ASCII characters without spaces')
+  return raw
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal']
+
+/**
+ * true/false, or a comma-separated list of the proxies' addresses and CIDR
+ * ranges (proxy-addr's names loopback, linklocal, uniquelocal allowed). Fastify
+ * 5 no longer honours hop counts, so they are refused rather than ignored.
+ */
+function readTrustProxy (env: Env): boolean | string {
+  const raw = env.JACK_TRUST_PROXY?.trim() ?? ''
+  if (raw === '' || ['false', 'no'].includes(raw.toLowerCase())) return false
+  if (['true', 'yes'].includes(raw.toLowerCase())) return true
+  const entries = raw.split(',').map((entry) => entry.trim())
+  for (const entry of entries) {
+    if (PROXY_NAMES.includes(entry)) continue
+    const [address = '', bits, extra] = entry.split('/')
+    const parsed = parseIp(address)
+    const maxBits = parsed?.version === 4 ? 32 : 128
+    if (parsed === undefined || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > maxBits))) {
+      throw new ConfigError(`JACK_TRUST_PROXY must be true, false, or proxy addresses/CIDR ranges separated by commas; "${entry}" is none of these`)
+    }
+  }
+  return entries.join(',')
 }
 
 /** JACK_LLM_BASE_URL and JACK_LLM_MODEL together switch the LLM answerer on; one without the other is a mistake. */
@@ -132,6 +193,15 @@ export function loadConfig (env: Env = process.env): Config {
     bm25: {
       k1: readNumber(env, 'JACK_BM25_K1', BM25_DEFAULTS.k1, 0, 100),
       b: readNumber(env, 'JACK_BM25_B', BM25_DEFAULTS.b, 0, 1)
-    }
+    },
+    rateLimit: readInteger(env, 'RATE_LIMIT_PER_MINUTE', 60, 0, 1_000_000_000),
+    rateLimitWindowMs: 60_000,
+    redisUrl: readRedisUrl(env),
+    redisKeyPrefix: readKeyPrefix(env),
+    authFailureLimit: readInteger(env, 'JACK_AUTH_FAILURES_PER_MINUTE', 20, 0, 1_000_000),
+    authFailureWindowMs: 60_000,
+    argon2Concurrency: readInteger(env, 'JACK_ARGON2_CONCURRENCY', 2, 1, 64),
+    argon2QueueLimit: readInteger(env, 'JACK_ARGON2_QUEUE', 32, 0, 100_000),
+    trustProxy: readTrustProxy(env)
   }
 }

@@ -75,3 +75,59 @@ t.test('BM25 parameters', async (t) => {
   t.throws(() => loadConfig({ JACK_BM25_K1: '-1' }), /^JACK_BM25_K1 must be a number/)
   t.throws(() => loadConfig({ JACK_BM25_K1: 'NaN' }), /^JACK_BM25_K1 must be a number/)
 })
+
+t.test('rate limit and key-check abuse settings', async (t) => {
+  const defaults = loadConfig({})
+  t.match(defaults, {
+    rateLimit: 60,
+    rateLimitWindowMs: 60_000,
+    redisUrl: undefined,
+    redisKeyPrefix: 'jack:ratelimit:',
+    authFailureLimit: 20,
+    authFailureWindowMs: 60_000,
+    argon2Concurrency: 2,
+    argon2QueueLimit: 32,
+    trustProxy: false
+  })
+  t.match(loadConfig({
+    RATE_LIMIT_PER_MINUTE: '600',
+    REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2',
+    JACK_REDIS_KEY_PREFIX: 'acme:jack:',
+    JACK_AUTH_FAILURES_PER_MINUTE: '5',
+    JACK_ARGON2_CONCURRENCY: '4',
+    JACK_ARGON2_QUEUE: '0',
+    JACK_TRUST_PROXY: '10.0.0.0/8, loopback, 2001:db8::/32'
+  }), {
+    rateLimit: 600,
+    redisUrl: 'rediss://:s3cret@cache.internal:6380/2',
+    redisKeyPrefix: 'acme:jack:',
+    authFailureLimit: 5,
+    argon2Concurrency: 4,
+    argon2QueueLimit: 0,
+    trustProxy: '10.0.0.0/8,loopback,2001:db8::/32'
+  })
+  t.equal(loadConfig({ RATE_LIMIT_PER_MINUTE: '0' }).rateLimit, 0, '0 turns the rate limit off')
+  t.equal(loadConfig({ JACK_AUTH_FAILURES_PER_MINUTE: '0' }).authFailureLimit, 0, '0 turns the failure throttle off')
+  t.equal(loadConfig({ JACK_TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ JACK_TRUST_PROXY: 'no' }).trustProxy, false)
+
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ RATE_LIMIT_PER_MINUTE: 'lots' }, /^RATE_LIMIT_PER_MINUTE must be a whole number/],
+    [{ RATE_LIMIT_PER_MINUTE: '-1' }, /^RATE_LIMIT_PER_MINUTE must be a whole number/],
+    [{ RATE_LIMIT_PER_MINUTE: '2000000000' }, /^RATE_LIMIT_PER_MINUTE must be between 0 and/],
+    [{ REDIS_URL: 'not a url' }, /^REDIS_URL is not a valid URL/],
+    [{ REDIS_URL: 'http://:hunter2@cache:6379' }, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ JACK_REDIS_KEY_PREFIX: 'has space' }, /^JACK_REDIS_KEY_PREFIX must be/],
+    [{ JACK_AUTH_FAILURES_PER_MINUTE: '1.5' }, /^JACK_AUTH_FAILURES_PER_MINUTE must be a whole number/],
+    [{ JACK_ARGON2_CONCURRENCY: '0' }, /^JACK_ARGON2_CONCURRENCY must be between 1 and 64/],
+    [{ JACK_ARGON2_CONCURRENCY: '65' }, /^JACK_ARGON2_CONCURRENCY must be between 1 and 64/],
+    [{ JACK_ARGON2_QUEUE: 'x' }, /^JACK_ARGON2_QUEUE must be a whole number/],
+    [{ JACK_TRUST_PROXY: '2' }, /^JACK_TRUST_PROXY must be true, false, or proxy addresses/],
+    [{ JACK_TRUST_PROXY: '10.0.0.0/33' }, /^JACK_TRUST_PROXY must be/],
+    [{ JACK_TRUST_PROXY: 'proxy.internal' }, /^JACK_TRUST_PROXY must be/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { constructor: ConfigError, message }, JSON.stringify(env))
+    try { loadConfig(env) } catch (error) { t.notOk(String(error).includes('hunter2'), 'a Redis password is never echoed') }
+  }
+})

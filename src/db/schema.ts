@@ -1,6 +1,6 @@
 // The one Drizzle schema for both backends; drizzle-kit generates drizzle/ from it.
 import { sql } from 'drizzle-orm'
-import { bigint, customType, foreignKey, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { bigint, check, customType, foreignKey, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
 export const orgs = pgTable('orgs', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
@@ -140,6 +140,42 @@ export const orgChunkStats = pgTable('org_chunk_stats', {
   totalLength: bigint('total_length', { mode: 'number' }).notNull()
 }, (table) => [
   primaryKey({ columns: [table.orgId, table.shard] })
+])
+
+// Idempotency-Key records of ingest requests (src/ingest/idempotency.ts). A
+// `pending` row is a request still being handled, held by a lease its request
+// renews, so a crashed instance's key frees itself when the lease runs out; a
+// `completed` row is written in the transaction that stores its documents and
+// answers replays for 24 hours. `expires_at` is the lease end or the 24 hours:
+// a row past it counts as absent and is deleted lazily.
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  orgId: uuid('org_id').notNull().references(() => orgs.id, { onDelete: 'cascade' }),
+  key: text('key').notNull(),
+  status: text('status', { enum: ['pending', 'completed'] }).notNull(),
+  leaseToken: uuid('lease_token'),
+  // SHA-256 (hex) of the canonical request, and the response's document IDs; set on completion.
+  requestHash: text('request_hash'),
+  documentIds: uuid('document_ids').array(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull()
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.key] }),
+  index('idempotency_keys_org_expires_idx').on(table.orgId, table.expiresAt),
+  check('idempotency_keys_state_check', sql`(status = 'pending' and lease_token is not null) or (status = 'completed' and request_hash is not null and document_ids is not null)`)
+])
+
+// Request counts of the per-organisation rate limit (plugins/rate-limit.ts):
+// one row per organisation and fixed window (window_start in epoch
+// milliseconds). The limiter weighs the previous window against the current
+// one; anything older is deleted by the statement that counts a request.
+// Unlogged (migration 0006): counts need no crash safety, and skipping the WAL
+// keeps the per-request statement from waiting on a log flush.
+export const rateLimitWindows = pgTable('rate_limit_windows', {
+  orgId: uuid('org_id').notNull().references(() => orgs.id, { onDelete: 'cascade' }),
+  windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+  count: integer('count').notNull()
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.windowStart] })
 ])
 
 export type DocumentRow = typeof documents.$inferSelect

@@ -6,3 +6,8 @@ export const InvalidCredentialsError = createError('JACK_UNAUTHORIZED', 'Invalid
 export const RevokedKeyError = createError('JACK_REVOKED', 'API key has been revoked', 403)
 export const UnprocessableError = createError('JACK_UNPROCESSABLE', '%s', 422)
 export const BadRequestError = createError('JACK_BAD_REQUEST', '%s', 400)
+export const ConflictError = createError('JACK_CONFLICT', '%s', 409)
+// 429s: the caller sets Retry-After on the reply before throwing these.
+export const RateLimitExceededError = createError('JACK_RATE_LIMITED', 'Rate limit exceeded', 429)
+export const AuthFailuresThrottledError = createError('JACK_AUTH_THROTTLED', 'Too many failed authentication attempts', 429)
+export const AuthBusyError = createError('JACK_AUTH_BUSY', 'Too many authentication attempts in progress; retry shortly', 429)

@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import createError from '@fastify/error'
@@ -19,6 +19,8 @@ export interface ReceivedFile {
   filename: string
   format: DocumentFormat
   size: number
+  /** SHA-256 (hex) of the file's bytes, computed as they streamed in (Idempotency-Key request identity). */
+  sha256: string
   /** Removes the temporary file; safe to call twice. */
   discard: () => void
 }
@@ -47,9 +49,11 @@ export async function receiveUpload (part: FilePart): Promise<ReceivedFile> {
   let head = Buffer.alloc(0)
   let format: DocumentFormat | undefined
   let size = 0
+  const hash = createHash('sha256')
   try {
     for await (const chunk of part.file as AsyncIterable<Buffer>) {
       size += chunk.length
+      hash.update(chunk)
       if (format === undefined && head.length < HEAD_BYTES) {
         head = Buffer.concat([head, chunk]).subarray(0, HEAD_BYTES)
         if (head.length >= HEAD_BYTES) {
@@ -64,7 +68,7 @@ export async function receiveUpload (part: FilePart): Promise<ReceivedFile> {
     if (format === undefined) throw unsupported(filename)
     out.end()
     await once(out, 'close')
-    return { path: filePath, filename, format, size, discard }
+    return { path: filePath, filename, format, size, sha256: hash.digest('hex'), discard }
   } catch (error) {
     // Writes still queued fail with ERR_STREAM_DESTROYED; nobody waits for them.
     out.on('error', () => {})

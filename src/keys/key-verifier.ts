@@ -1,15 +1,19 @@
 // Checks presented API keys: argon2id against the stored hash once, then a memory cache keyed by the key's SHA-256.
+// At most `argon2Concurrency` argon2 runs at once, on low-priority threads, with a bounded queue, so a flood of bad keys cannot starve requests.
 import { createHash } from 'node:crypto'
-import { verify } from '@node-rs/argon2'
 import type { Database } from '../db/client.js'
 import type { OrgId } from '../org-id.js'
 import { findApiKeyCandidates, KEY_REVOKED_CHANNEL, touchApiKey } from '../repositories/api-keys.repo.js'
 import { API_KEY_PATTERN, keyPrefix } from './api-key.js'
+import { Argon2Workers } from './argon2-workers.js'
+import { QueueFullError, Semaphore } from './semaphore.js'
 
 export type Verification =
   | { outcome: 'valid', orgId: OrgId, keyId: string }
   | { outcome: 'invalid' }
   | { outcome: 'revoked' }
+  /** Not checked: every argon2 slot is busy and the queue for them is full. */
+  | { outcome: 'busy' }
 
 interface CachedKey {
   orgId: OrgId
@@ -23,6 +27,10 @@ export interface KeyVerifierOptions {
   /** last_used_at is written at most this often per key. */
   touchIntervalMs?: number
   onBackgroundError?: (error: unknown) => void
+  /** Uncached key checks (prefix lookup and argon2) running at once (default 2). */
+  argon2Concurrency?: number
+  /** Checks waiting for a slot (default 32); beyond it a check answers 'busy' at once, with no SQL and no argon2. */
+  argon2QueueLimit?: number
 }
 
 const BEARER = /^Bearer ([^\s]+)$/i
@@ -34,8 +42,22 @@ export function parseBearerKey (header: string | undefined): string | undefined 
   return key !== undefined && API_KEY_PATTERN.test(key) ? key : undefined
 }
 
+function digestOf (key: string): string {
+  return createHash('sha256').update(key).digest('base64')
+}
+
 export class KeyVerifier {
-  readonly stats = { argon2Verifications: 0 }
+  readonly stats = {
+    argon2Verifications: 0,
+    /** The most argon2 verifications ever running at once. */
+    argon2PeakConcurrency: 0,
+    /** Checks answered 'busy' because the argon2 queue was full. */
+    argon2Refusals: 0
+  }
+
+  private readonly argon2Slots: Semaphore
+  private readonly argon2: Argon2Workers
+  private argon2Running = 0
   private readonly cache = new Map<string, CachedKey>()
   private readonly lastTouched = new Map<string, number>()
   // Bumped by every revocation and reconnect: a verification that began
@@ -43,7 +65,10 @@ export class KeyVerifier {
   private epoch = 0
   private unlisten: (() => Promise<void>) | undefined
 
-  constructor (private readonly database: Database, private readonly options: KeyVerifierOptions) {}
+  constructor (private readonly database: Database, private readonly options: KeyVerifierOptions) {
+    this.argon2Slots = new Semaphore(options.argon2Concurrency ?? 2, options.argon2QueueLimit ?? 32)
+    this.argon2 = new Argon2Workers(this.argon2Slots.concurrency)
+  }
 
   /** Subscribes to revocations from every instance; the cache is flushed on each (re)connect, since notifications may have been missed. */
   async start (): Promise<void> {
@@ -53,6 +78,7 @@ export class KeyVerifier {
   async stop (): Promise<void> {
     await this.unlisten?.()
     this.unlisten = undefined
+    await this.argon2.close()
   }
 
   forget (keyId: string): void {
@@ -67,25 +93,57 @@ export class KeyVerifier {
     this.cache.clear()
   }
 
-  async verify (key: string): Promise<Verification> {
-    const digest = createHash('sha256').update(key).digest('base64')
+  /** The verdict on a key already verified and cached (no SQL, no argon2), or undefined when it is not cached. */
+  cached (key: string): Verification | undefined {
+    const digest = digestOf(key)
     const cached = this.cache.get(digest)
-    if (cached !== undefined) {
-      // Re-inserting keeps the Map in least-recently-used order for eviction.
-      this.cache.delete(digest)
-      this.cache.set(digest, cached)
-      return this.conclude(cached)
+    if (cached === undefined) return undefined
+    // Re-inserting keeps the Map in least-recently-used order for eviction.
+    this.cache.delete(digest)
+    this.cache.set(digest, cached)
+    return this.conclude(cached)
+  }
+
+  async verify (key: string): Promise<Verification> {
+    const cached = this.cached(key)
+    if (cached !== undefined) return cached
+    try {
+      // The slot covers the prefix lookup as well as argon2: a flood makes at most
+      // concurrency + queue lookups at once, and past the queue it costs no SQL either.
+      return await this.argon2Slots.run(async () => await this.verifyUncached(key))
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error
+      this.stats.argon2Refusals++
+      return { outcome: 'busy' }
     }
+  }
+
+  private async verifyUncached (key: string): Promise<Verification> {
+    const digest = digestOf(key)
     const epochAtStart = this.epoch
     const candidates = await findApiKeyCandidates(this.database.db, keyPrefix(key))
     for (const candidate of candidates) {
       this.stats.argon2Verifications++
-      if (!await verify(candidate.hash, key)) continue
+      // Counted around the call itself, not from the semaphore, so the bound is measured rather than assumed.
+      this.argon2Running++
+      this.stats.argon2PeakConcurrency = Math.max(this.stats.argon2PeakConcurrency, this.argon2Running)
+      let matches: boolean
+      try {
+        matches = await this.argon2.verify(candidate.hash, key)
+      } finally {
+        this.argon2Running--
+      }
+      if (!matches) continue
       const entry: CachedKey = { orgId: candidate.orgId, keyId: candidate.id, revoked: candidate.revokedAt !== null }
       if (epochAtStart === this.epoch) this.remember(digest, entry)
       return this.conclude(entry)
     }
     return { outcome: 'invalid' }
+  }
+
+  /** argon2 verifications running and waiting now. */
+  get argon2Load (): { active: number, queued: number } {
+    return { active: this.argon2Slots.active, queued: this.argon2Slots.queued }
   }
 
   private remember (digest: string, entry: CachedKey): void {

@@ -4,6 +4,7 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { documentPayloads, documents, ingestJobs, type DocumentRow } from '../db/schema.js'
 import type { OrgId } from '../org-id.js'
+import { completeIdempotencyClaim, type IdempotencyCompletion } from './idempotency-keys.repo.js'
 
 /** Payload is empty; workers wake on it instead of waiting for their next poll. */
 export const INGEST_CHANNEL = 'jack_ingest'
@@ -75,16 +76,20 @@ async function * fileParts (filePath: string): AsyncGenerator<Buffer> {
 
 /**
  * Stores documents, their payloads and their jobs in one transaction, so an
- * accepted document is never lost and never without a job. Returns the IDs in
- * the order given.
+ * accepted document is never lost and never without a job. With an
+ * idempotency completion, the request's Idempotency-Key is completed in the
+ * same transaction, so a key never points at nothing and documents never lack
+ * their key. Returns the IDs in the order given.
  */
-export async function insertDocuments (db: Db, orgId: OrgId, items: Array<{ document: NewDocument, payload: NewPayload }>): Promise<string[]> {
+export async function insertDocuments (db: Db, orgId: OrgId, items: Array<{ document: NewDocument, payload: NewPayload }>, idempotency?: IdempotencyCompletion): Promise<string[]> {
   return await db.transaction(async (tx) => {
     const rows = await tx.insert(documents)
       .values(items.map(({ document }) => ({ orgId, ...document })))
       .returning({ id: documents.id, seq: documents.seq })
     // RETURNING order follows VALUES order in practice, but seq makes it certain.
     const ids = rows.sort((a, b) => a.seq - b.seq).map((row) => row.id)
+    // Early in the transaction: the key's row is locked from here to commit, and a lost claim fails before any payload is written.
+    if (idempotency !== undefined) await completeIdempotencyClaim(tx, orgId, idempotency, ids)
     for (const [index, { payload }] of items.entries()) {
       const documentId = ids[index] as string
       if ('filePath' in payload) {

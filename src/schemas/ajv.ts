@@ -9,5 +9,7 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 export function buildAjv (coerceTypes: boolean | 'array'): Ajv {
   const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: true, allErrors: false, strict: false })
   addFormats(ajv)
+  // ajv-formats also accepts "urn:uuid:…", which PostgreSQL's uuid type refuses (a 500 from the query).
+  ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
   return ajv
 }

@@ -17,7 +17,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Body too large',
   415: 'Unsupported media type or file format',
   422: 'A field has the wrong type or is out of range',
-  429: 'Rate limit exceeded',
+  429: 'Rate limit exceeded (with RateLimit-* headers); or, before the key is checked, too many failed or concurrent key checks from this client',
   500: 'Unexpected server error',
   503: 'Not ready'
 }

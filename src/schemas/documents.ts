@@ -49,6 +49,16 @@ export const IngestFileFields = Type.Object({
   chunk_overlap: Type.Optional(ChunkOverlap)
 })
 
+/** Optional on every ingest endpoint (checked before the body is read; the rules are repeated here for the spec). */
+export const IngestHeaders = Type.Object({
+  'Idempotency-Key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^[\\x20-\\x7E]+$',
+    description: 'Safe retries: 1–255 printable ASCII characters, e.g. a UUID, scoped to the organisation. The same key with the same request within 24 hours returns the original 202 (same document_ids) and ingests nothing new; with a different request → 422; while the first request with the key is still being handled → 409. A request that fails does not keep its key.'
+  }))
+})
+
 export const IngestAccepted = Type.Object({
   status: Type.Literal('accepted'),
   org_id: Uuid,

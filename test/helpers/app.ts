@@ -16,6 +16,10 @@ export function testConfig (testDatabase: TestDatabase, overrides: Partial<Confi
     logLevel: 'silent',
     databaseUrl: testDatabase.databaseUrl,
     dataDir: testDatabase.dataDir,
+    // Tests send far more than 60 requests a minute, and many bad keys from one
+    // address; the rate-limit and auth-abuse tests set low limits of their own.
+    rateLimit: 1_000_000,
+    authFailureLimit: 1_000_000,
     ...overrides
   }
 }

@@ -16,6 +16,8 @@ export interface CallOptions {
   /** Sent as is, e.g. malformed JSON. */
   rawBody?: string | Buffer
   headers?: Record<string, string>
+  /** The client address the server sees (inject's remoteAddress); 127.0.0.1 by default. */
+  remoteAddress?: string
 }
 
 export async function call (t: Test, app: FastifyInstance, method: InjectOptions['method'], url: string, options: CallOptions = {}): Promise<ApiResponse> {
@@ -29,7 +31,13 @@ export async function call (t: Test, app: FastifyInstance, method: InjectOptions
     payload = JSON.stringify(options.body)
     headers['content-type'] ??= 'application/json'
   }
-  const response = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) })
+  const response = await app.inject({
+    method,
+    url,
+    headers,
+    ...(payload === undefined ? {} : { payload }),
+    ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress })
+  })
   const check = checkAgainstSpec(String(method), url, response.statusCode, response.headers['content-type'] as string | undefined, response.body)
   t.ok(check.ok, check.problem ?? `${String(method)} ${url} ${response.statusCode} matches openapi.yaml`)
   return {

@@ -6,8 +6,9 @@ import { call } from '../helpers/client.js'
 import { testDatabaseUrl } from '../helpers/template.js'
 
 t.test('a cached, unrevoked key check runs no argon2 and no SQL', async (t) => {
-  // No ingest workers: their polling would add statements of their own.
-  const { app, database } = await buildTestApp(t, { config: { workers: 0 } })
+  // No ingest workers: their polling would add statements of their own. No
+  // rate limit either: its one statement per request is counted in rate-limit.test.ts.
+  const { app, database } = await buildTestApp(t, { config: { workers: 0, rateLimit: 0 } })
   const org = await createOrgWithKey(database)
   t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
   t.equal(app.keyVerifier.stats.argon2Verifications, 1, 'the first request verifies with argon2')

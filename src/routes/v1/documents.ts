@@ -87,7 +87,7 @@ const documentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'No later query cites it, even if it was still processing.',
       security,
       params: DocumentParams,
-      response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(401, 403, 404, 422, 429, 500) }
+      response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500) }
     }
   }, async (request, reply) => {
     if (!await deleteDocument(app.db, request.org.orgId, request.params.document_id)) throw notFound()

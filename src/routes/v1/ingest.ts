@@ -3,15 +3,17 @@ import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { insertDocuments, type NewDocument } from '../../repositories/documents.repo.js'
 import { AUTHENTICATED_ERRORS, errorResponses } from '../../schemas/common.js'
-import { IngestAccepted, IngestFileFields, IngestFileForm, IngestTextBody, IngestUrlBody } from '../../schemas/documents.js'
+import { IngestAccepted, IngestFileFields, IngestFileForm, IngestHeaders, IngestTextBody, IngestUrlBody } from '../../schemas/documents.js'
 import { buildAjv } from '../../schemas/ajv.js'
 import { BadRequestError, UnprocessableError } from '../../errors/http-errors.js'
 import { describeValidationError } from '../../errors/validation-detail.js'
 import { assertStorableStrings } from '../../errors/storable-strings.js'
 import { MAX_UPLOAD_BYTES, receiveUpload, UnsupportedFileError, type ReceivedFile } from '../../ingest/receive-upload.js'
 import { checkUrl, UrlRefusedError } from '../../ingest/url/fetch-url.js'
+import { hashRequest, readIdempotencyKey, withIdempotencyKey } from '../../ingest/idempotency.js'
 
 const security = [{ bearerAuth: [] }]
+const INGEST_ERRORS = [...AUTHENTICATED_ERRORS, 409] as const
 const DEFAULT_CHUNK_SIZE = 512
 const DEFAULT_CHUNK_OVERLAP = 64
 
@@ -23,6 +25,14 @@ function chunking (chunkSize: number | undefined, chunkOverlap: number | undefin
 }
 
 const validateFileFields = buildAjv(false).compile(IngestFileFields)
+
+// busboy reports a broken body (no boundary, a truncated part, a bad part header) as a plain Error: the client's fault.
+const MULTIPART_SYNTAX = /boundary|unexpected end|malformed|part header|part terminated early|multipart|needle cannot have a length/i
+
+function asMultipartError (error: unknown): unknown {
+  if (!(error instanceof Error) || (error as { statusCode?: number }).statusCode !== undefined) return error
+  return MULTIPART_SYNTAX.test(error.message) ? new BadRequestError('Malformed multipart body') : error
+}
 
 /** Form fields arrive as text; convert them, then apply the same rules as the JSON endpoints. */
 function parseFileFields (fields: Record<string, string>): { metadata: Record<string, string>, chunkSize: number, chunkOverlap: number } {
@@ -49,6 +59,8 @@ function parseFileFields (fields: Record<string, string>): { metadata: Record<st
 
 const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(multipart, { limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 20, fieldSize: 1024 * 1024, parts: 25 } })
+  // A malformed Idempotency-Key is refused before any body is read (after authentication, which the parent's onRequest runs first).
+  app.addHook('onRequest', async (request) => { readIdempotencyKey(request.headers) })
 
   app.post('/ingest', {
     schema: {
@@ -57,19 +69,23 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Ingest text documents',
       description: 'Stores 1–50 documents and queues them; answers 202 at once. A document is queryable when its status is ready.',
       security,
+      headers: IngestHeaders,
       body: IngestTextBody,
-      response: { 202: { ...IngestAccepted, description: 'Accepted; IDs in the order of the documents' }, ...errorResponses(...AUTHENTICATED_ERRORS) }
+      response: { 202: { ...IngestAccepted, description: 'Accepted; IDs in the order of the documents' }, ...errorResponses(...INGEST_ERRORS) }
     }
   }, async (request, reply) => {
+    const { orgId } = request.org
     const { chunkSize, chunkOverlap } = chunking(request.body.chunk_size, request.body.chunk_overlap)
     request.body.documents.forEach((document, index) => {
       if (document.text.trim() === '') throw new UnprocessableError(`documents[${index}].text must not be empty`)
     })
-    const ids = await insertDocuments(app.db, request.org.orgId, request.body.documents.map((document) => ({
-      document: { sourceType: 'text', filename: document.filename ?? null, format: 'text', metadata: document.metadata ?? {}, chunkSize, chunkOverlap } satisfies NewDocument,
-      payload: { text: document.text }
-    })))
-    return await reply.code(202).send({ status: 'accepted', org_id: request.org.orgId, queued: ids.length, document_ids: ids })
+    const requestHash = (): string => hashRequest({ endpoint: 'POST /v1/ingest', body: request.body })
+    const ids = await withIdempotencyKey(app.db, orgId, readIdempotencyKey(request.headers), request.log, async (guard) =>
+      guard.replay(requestHash) ?? await insertDocuments(app.db, orgId, request.body.documents.map((document) => ({
+        document: { sourceType: 'text', filename: document.filename ?? null, format: 'text', metadata: document.metadata ?? {}, chunkSize, chunkOverlap } satisfies NewDocument,
+        payload: { text: document.text }
+      })), guard.completion(requestHash)))
+    return await reply.code(202).send({ status: 'accepted', org_id: orgId, queued: ids.length, document_ids: ids })
   })
 
   app.post('/ingest/file', {
@@ -80,37 +96,54 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'multipart/form-data with a `file` part (.pdf, .docx, .txt, .md; at most 100 MB) and optional `metadata` (a JSON object of strings), `chunk_size` and `chunk_overlap`. The type is judged by content, not only the name. A damaged file or one without text is accepted and then ends failed with an error_message.',
       security,
       consumes: ['multipart/form-data'],
+      headers: IngestHeaders,
       body: IngestFileForm,
-      response: { 202: { ...IngestAccepted, description: 'Accepted' }, ...errorResponses(...AUTHENTICATED_ERRORS) }
+      response: { 202: { ...IngestAccepted, description: 'Accepted' }, ...errorResponses(...INGEST_ERRORS) }
     },
-    // The form is checked part by part as it streams in, not as a parsed body.
+    // The form is checked part by part as it streams in, not as a parsed body
+    // (and the Idempotency-Key header by the onRequest hook above).
     validatorCompiler: () => () => true
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new UnsupportedFileError('Send the file as multipart/form-data with a "file" part')
-    const fields: Record<string, string> = {}
-    let received: ReceivedFile | undefined
-    try {
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          if (part.fieldname !== 'file' || received !== undefined) {
-            part.file.resume()
-            continue
+    const { orgId } = request.org
+    // The key is claimed before the upload streams in, so a duplicate sent meanwhile gets 409 at once.
+    const ids = await withIdempotencyKey(app.db, orgId, readIdempotencyKey(request.headers), request.log, async (guard) => {
+      const fields: Record<string, string> = {}
+      let received: (ReceivedFile & { contentType: string }) | undefined
+      try {
+        try {
+          for await (const part of request.parts()) {
+            if (part.type === 'file') {
+              if (part.fieldname !== 'file' || received !== undefined) {
+                part.file.resume()
+                continue
+              }
+              received = { ...await receiveUpload(part), contentType: part.mimetype }
+            } else {
+              fields[part.fieldname] = typeof part.value === 'string' ? part.value : String(part.value)
+            }
           }
-          received = await receiveUpload(part)
-        } else {
-          fields[part.fieldname] = typeof part.value === 'string' ? part.value : String(part.value)
+        } catch (error) {
+          throw asMultipartError(error)
         }
+        if (received === undefined) throw new BadRequestError('field \'file\' is required')
+        const { metadata, chunkSize, chunkOverlap } = parseFileFields(fields)
+        // The request as received: every text field, and the file by its name, declared type and bytes.
+        const file = received
+        const requestHash = (): string => hashRequest({
+          endpoint: 'POST /v1/ingest/file',
+          fields,
+          file: { filename: file.filename, content_type: file.contentType, size: file.size, sha256: file.sha256 }
+        })
+        return guard.replay(requestHash) ?? await insertDocuments(app.db, orgId, [{
+          document: { sourceType: 'file', filename: received.filename, format: received.format, metadata, chunkSize, chunkOverlap },
+          payload: { filePath: received.path }
+        }], guard.completion(requestHash))
+      } finally {
+        received?.discard()
       }
-      if (received === undefined) throw new BadRequestError('field \'file\' is required')
-      const { metadata, chunkSize, chunkOverlap } = parseFileFields(fields)
-      const ids = await insertDocuments(app.db, request.org.orgId, [{
-        document: { sourceType: 'file', filename: received.filename, format: received.format, metadata, chunkSize, chunkOverlap },
-        payload: { filePath: received.path }
-      }])
-      return await reply.code(202).send({ status: 'accepted', org_id: request.org.orgId, queued: ids.length, document_ids: ids })
-    } finally {
-      received?.discard()
-    }
+    })
+    return await reply.code(202).send({ status: 'accepted', org_id: orgId, queued: ids.length, document_ids: ids })
   })
 
   app.post('/ingest/url', {
@@ -120,23 +153,31 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Ingest a web page or file by URL',
       description: 'The server fetches the URL (HTML → main text; PDF, DOCX, text and Markdown as for files). Only http/https; loopback, private and link-local addresses are refused (422) unless the deployment allows them (cloud-metadata addresses always are); redirects are re-checked; size and time are bounded.',
       security,
+      headers: IngestHeaders,
       body: IngestUrlBody,
-      response: { 202: { ...IngestAccepted, description: 'Accepted' }, ...errorResponses(...AUTHENTICATED_ERRORS) }
+      response: { 202: { ...IngestAccepted, description: 'Accepted' }, ...errorResponses(...INGEST_ERRORS) }
     }
   }, async (request, reply) => {
+    const { orgId } = request.org
     const { chunkSize, chunkOverlap } = chunking(request.body.chunk_size, request.body.chunk_overlap)
-    let url: URL
-    try {
-      url = await checkUrl(request.body.url, { allowPrivate: app.config.urlAllowPrivate })
-    } catch (error) {
-      if (error instanceof UrlRefusedError) throw new UnprocessableError(error.message)
-      throw error
-    }
-    const ids = await insertDocuments(app.db, request.org.orgId, [{
-      document: { sourceType: 'url', filename: url.href, format: null, metadata: request.body.metadata ?? {}, chunkSize, chunkOverlap },
-      payload: { url: url.href }
-    }])
-    return await reply.code(202).send({ status: 'accepted', org_id: request.org.orgId, queued: ids.length, document_ids: ids })
+    const requestHash = (): string => hashRequest({ endpoint: 'POST /v1/ingest/url', body: request.body })
+    const ids = await withIdempotencyKey(app.db, orgId, readIdempotencyKey(request.headers), request.log, async (guard) => {
+      // A replay answers from the record: the address is not looked up again.
+      const replayed = guard.replay(requestHash)
+      if (replayed !== undefined) return replayed
+      let url: URL
+      try {
+        url = await checkUrl(request.body.url, { allowPrivate: app.config.urlAllowPrivate })
+      } catch (error) {
+        if (error instanceof UrlRefusedError) throw new UnprocessableError(error.message)
+        throw error
+      }
+      return await insertDocuments(app.db, orgId, [{
+        document: { sourceType: 'url', filename: url.href, format: null, metadata: request.body.metadata ?? {}, chunkSize, chunkOverlap },
+        payload: { url: url.href }
+      }], guard.completion(requestHash))
+    })
+    return await reply.code(202).send({ status: 'accepted', org_id: orgId, queued: ids.length, document_ids: ids })
   })
 }
 

@@ -90,6 +90,19 @@ t.test('POST /v1/ingest/file', async (t) => {
     t.same([wrongField.status, wrongField.json()], [400, { detail: 'field \'file\' is required' }], 'a file under another name is not the file')
     const json = await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, body: { file: 'x' } })
     t.equal(json.status, 415, 'a JSON body is not a form')
+
+    // Broken multipart syntax is the client's fault: 400, never 500.
+    const { body } = await multipartBody({ metadata: '{}' }, file)
+    const broken: Array<[string, string | Buffer, string]> = [
+      ['no boundary parameter', body, 'multipart/form-data'],
+      ['a body cut off mid-part', body.subarray(0, Math.floor(body.length / 2)), 'multipart/form-data; boundary=x'],
+      ['a boundary the body never uses', body, 'multipart/form-data; boundary=nomatch'],
+      ['a part without headers', '--b\r\n\r\nhello\r\n--b--\r\n', 'multipart/form-data; boundary=b']
+    ]
+    for (const [name, rawBody, contentType] of broken) {
+      const response = await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, rawBody, headers: { 'content-type': contentType } })
+      t.ok(response.status === 400, `${name} → 400 (got ${response.status} ${response.body})`)
+    }
   })
 
   t.test('an upload over 100 MB is refused with 413 without being held in memory', async (t) => {
