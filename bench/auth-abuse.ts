@@ -1,7 +1,7 @@
 // Benchmark: a legitimate client's query latency, alone and while 1,000 requests/s of bad keys with its key's prefix arrive from other (real, distinct) source addresses, against the compiled server on PostgreSQL.
 //
 // The attack runs in a child process (this file, with the argument `attack`), binding each
-// connection to a loopback source address of its own (127.0.x.y; Linux routes
+// connection to a loopback source address of its own (127.x.y.z; Linux routes
 // all of 127/8 to lo), so the server sees distinct clients without trusting
 // X-Forwarded-For. Two attacks: a few addresses (what the per-address failure
 // throttle answers) and many (what only the argon2 bound answers).
@@ -137,7 +137,6 @@ async function measureLegitimate (baseUrl: string, key: string, durationMs: numb
     }).then(async ({ statusCode, body }) => {
       await body.text()
       if (statusCode === 200) latencies.push(performance.now() - dueAt)
-      if (process.env.BENCH_TRACE === '1' && performance.now() - dueAt > 100) progress(`slow: ${(performance.now() - dueAt).toFixed(0)} ms at +${((dueAt - start) / 1000).toFixed(2)} s`)
       else failures[String(statusCode)] = (failures[String(statusCode)] ?? 0) + 1
     }).catch(() => { failures.error = (failures.error ?? 0) + 1 }))
   }
@@ -151,9 +150,6 @@ async function runAttack (options: AttackOptions): Promise<AttackResult> {
   // It inherits this process's CPU pinning.
   const child = fork(fileURLToPath(import.meta.url), ['attack'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const forget = onAbort(async () => { child.kill('SIGKILL') })
-  // The attacker shares a CPU with the legitimate client only because this is one
-  // machine; at the lowest priority it does not delay the client's own timing.
-  // It still sends at the full rate (the table shows what it achieved).
   try {
     return await new Promise((resolve, reject) => {
       child.once('message', (result) => { resolve(result as AttackResult) })
@@ -322,7 +318,7 @@ async function main (): Promise<number> {
   lines.push('server CPU: user + system time of the server process over the measured span, as a share of one core.')
   lines.push(`${ROUNDS} rounds of ${SECONDS} s per case, interleaved (unloaded, then each attack), samples pooled per case.`)
   lines.push(`Legitimate client: POST /v1/query (extractive, 50 documents) at ${LEGIT_RATE}/s open loop, latency from when each was due; its key is cached after the first request.`)
-  lines.push(`Attack: GET /v1/keys with keys of the legitimate key's prefix and random secrets (each needs a lookup and argon2 unless refused first), ${ATTACK_RATE}/s open loop from a child process at nice 19 (so it does not delay the client's own timing on their shared CPU), 4 connections per source address.`)
+  lines.push(`Attack: GET /v1/keys with keys of the legitimate key's prefix and random secrets (each needs a lookup and argon2 unless refused first), ${ATTACK_RATE}/s open loop from a child process, 4 connections per source address.`)
   lines.push('Server defaults: JACK_AUTH_FAILURES_PER_MINUTE=20, JACK_ARGON2_CONCURRENCY=2, JACK_ARGON2_QUEUE=32; RATE_LIMIT_PER_MINUTE=1000000 (counted in PostgreSQL, never refusing).')
   lines.push(`Goal: p99 under attack ≤ ${GOAL_RATIO}× the unloaded p99, with no legitimate request refused: ${goalMet ? 'met' : 'NOT MET'}.`)
   lines.push(pinning)

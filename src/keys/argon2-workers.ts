@@ -1,9 +1,12 @@
-// argon2 verification on a few worker threads at the lowest CPU priority (nice 19): a flood of bad keys gets the CPU the request thread leaves, never the request thread's own.
+// argon2 verification on a few worker threads at the lowest CPU priority: a flood of bad keys gets the CPU the request thread leaves, never the request thread's own.
 //
 // @node-rs/argon2's async verify runs on libuv's shared thread pool at normal
 // priority, so two verifications on a two-core machine (or one core, pinned)
-// take CPU straight from the event loop serving everyone else. Linux keeps a
-// nice value per thread, so only these threads are lowered.
+// take CPU straight from the event loop serving everyone else. Linux keeps
+// scheduling settings per thread, so only these threads are lowered: to
+// SCHED_IDLE where `chrt` can set it (a waking request thread preempts an idle-
+// policy thread at once, where a nice-19 one may first run out its time slice),
+// else to nice 19. Both only ever lower a thread's priority, so need no privilege.
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
@@ -11,9 +14,15 @@ import { Worker } from 'node:worker_threads'
 // server and from TypeScript tests without a loader in the worker.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
 const os = require('node:os')
 const { verifySync } = require(workerData.argon2Path)
 try { os.setPriority(19) } catch {}
+try {
+  const threadId = fs.readlinkSync('/proc/thread-self').split('/').pop()
+  execFileSync('chrt', ['--idle', '--pid', '0', threadId], { stdio: 'ignore', timeout: 5000 })
+} catch {}
 parentPort.on('message', ({ hash, key }) => {
   try {
     parentPort.postMessage({ matches: verifySync(hash, key) })

@@ -107,6 +107,11 @@ export class KeyVerifier {
   async verify (key: string): Promise<Verification> {
     const cached = this.cached(key)
     if (cached !== undefined) return cached
+    // Checked first so that, in a flood, a refusal costs no exception either.
+    if (this.argon2Slots.full) {
+      this.stats.argon2Refusals++
+      return { outcome: 'busy' }
+    }
     try {
       // The slot covers the prefix lookup as well as argon2: a flood makes at most
       // concurrency + queue lookups at once, and past the queue it costs no SQL either.

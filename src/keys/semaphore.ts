@@ -28,6 +28,11 @@ export class Semaphore {
     return this.waiting.length
   }
 
+  /** True when `run` would refuse now: every slot taken and the queue full. */
+  get full (): boolean {
+    return this.running >= this.concurrency && this.waiting.length >= this.queueLimit
+  }
+
   /** Runs `task` when a slot is free; throws QueueFullError at once when every slot is taken and the queue is full. */
   async run<T> (task: () => Promise<T>): Promise<T> {
     if (this.running < this.concurrency) {

@@ -17,6 +17,7 @@ t.test('runs at most `concurrency` tasks at once, in arrival order, and refuses 
   t.same(started, [0, 1], 'two run')
   t.equal(semaphore.active, 2)
   t.equal(semaphore.queued, 3)
+  t.equal(semaphore.full, true, 'full: every slot taken and the queue at its limit')
   await t.rejects(semaphore.run(async () => 'never'), QueueFullError, 'a sixth is refused at once: queue full')
 
   gates[0]?.resolve()
@@ -32,6 +33,7 @@ t.test('runs at most `concurrency` tasks at once, in arrival order, and refuses 
   for (const gate of gates.slice(2)) gate.resolve()
   t.same(await Promise.all(runs.slice(2)), [2, 3, 4])
   t.equal(semaphore.active, 0)
+  t.equal(semaphore.full, false)
   t.equal(semaphore.peak, 2, 'never more than two')
 })
 
