@@ -24,6 +24,7 @@ export interface DbPluginOptions {
 export default fp<DbPluginOptions>(async (app, options) => {
   const database = options.database ?? await openDatabase({
     databaseUrl: app.config.databaseUrl,
+    migrationUrl: app.config.databaseMigrationUrl,
     dataDir: app.config.dataDir,
     poolSize: app.config.databasePoolSize
   })

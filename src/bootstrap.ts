@@ -2,7 +2,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from './db/client.js'
 import { createApiKey } from './keys/api-key.js'
-import { countOrgs, createOrg, type Org } from './repositories/orgs.repo.js'
+import { anyOrgExists, createOrg, type Org } from './repositories/orgs.repo.js'
 
 const BOOTSTRAP_LOCK_ID = 7_271_000_002
 
@@ -18,7 +18,7 @@ export type BootstrapResult =
 export async function ensureDefaultOrg (db: Db, bootstrapKey: string | undefined): Promise<BootstrapResult> {
   return await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_ID})`)
-    if (await countOrgs(tx) > 0) return { created: false }
+    if (await anyOrgExists(tx)) return { created: false }
     const org = await createOrg(tx, 'default')
     const { key } = await createApiKey(tx, org.id, 'bootstrap', bootstrapKey)
     return { created: true, org, key, keyFromEnvironment: bootstrapKey !== undefined }

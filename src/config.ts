@@ -9,6 +9,8 @@ export interface Config {
   port: number
   host: string
   databaseUrl: string | undefined
+  /** The owner's URL to migrate with; DATABASE_URL is then the serving login as given. */
+  databaseMigrationUrl: string | undefined
   dataDir: string
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   bootstrapKey: string | undefined
@@ -79,6 +81,14 @@ function readUrl (env: Env, name: string): string | undefined {
     throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`)
   }
   return raw
+}
+
+function readMigrationUrl (env: Env): string | undefined {
+  const url = readUrl(env, 'DATABASE_MIGRATION_URL')
+  if (url !== undefined && readUrl(env, 'DATABASE_URL') === undefined) {
+    throw new ConfigError('DATABASE_MIGRATION_URL needs DATABASE_URL: it is the owner\'s login to a PostgreSQL database that DATABASE_URL serves from')
+  }
+  return url
 }
 
 function readNumber (env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -177,6 +187,7 @@ export function loadConfig (env: Env = process.env): Config {
     port: readInteger(env, 'PORT', 8080, 0, 65535),
     host,
     databaseUrl: readUrl(env, 'DATABASE_URL'),
+    databaseMigrationUrl: readMigrationUrl(env),
     dataDir: path.resolve(env.JACK_DATA_DIR === undefined || env.JACK_DATA_DIR === '' ? './data' : env.JACK_DATA_DIR),
     logLevel: logLevel as Config['logLevel'],
     bootstrapKey,

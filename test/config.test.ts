@@ -17,6 +17,7 @@ t.test('valid values are read', async (t) => {
     PORT: '9000',
     HOST: '0.0.0.0',
     DATABASE_URL: 'postgres://jack@db:5432/jack',
+    DATABASE_MIGRATION_URL: 'postgres://owner@db:5432/jack',
     JACK_DATA_DIR: '/var/lib/jack',
     LOG_LEVEL: 'debug',
     JACK_BOOTSTRAP_KEY: `jack_${'a1'.repeat(24)}`,
@@ -24,7 +25,7 @@ t.test('valid values are read', async (t) => {
     JACK_DB_POOL_SIZE: '20',
     JACK_AUTH_CACHE_SIZE: '0'
   })
-  t.match(config, { port: 9000, host: '0.0.0.0', databaseUrl: 'postgres://jack@db:5432/jack', dataDir: '/var/lib/jack', logLevel: 'debug', bodyLimitBytes: 2048, databasePoolSize: 20, authCacheSize: 0 })
+  t.match(config, { port: 9000, host: '0.0.0.0', databaseUrl: 'postgres://jack@db:5432/jack', databaseMigrationUrl: 'postgres://owner@db:5432/jack', dataDir: '/var/lib/jack', logLevel: 'debug', bodyLimitBytes: 2048, databasePoolSize: 20, authCacheSize: 0 })
 })
 
 t.test('an invalid value stops start-up with a message naming the variable', async (t) => {
@@ -35,6 +36,8 @@ t.test('an invalid value stops start-up with a message naming the variable', asy
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ DATABASE_URL: 'not a url' }, /^DATABASE_URL is not a valid URL/],
     [{ DATABASE_URL: 'mysql://x@y/z' }, /^DATABASE_URL must be a postgres/],
+    [{ DATABASE_MIGRATION_URL: 'postgres://owner@db/jack' }, /^DATABASE_MIGRATION_URL needs DATABASE_URL/],
+    [{ DATABASE_URL: 'postgres://jack@db/jack', DATABASE_MIGRATION_URL: 'http://owner@db/jack' }, /^DATABASE_MIGRATION_URL must be a postgres/],
     [{ JACK_BOOTSTRAP_KEY: 'jack_SECRETVALUE' }, /^JACK_BOOTSTRAP_KEY must be/],
     [{ JACK_DB_POOL_SIZE: '0' }, /^JACK_DB_POOL_SIZE must be between/],
     [{ JACK_BODY_LIMIT_BYTES: '1e6' }, /^JACK_BODY_LIMIT_BYTES must be a whole number/]

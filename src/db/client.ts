@@ -11,6 +11,7 @@ import type { Logger } from 'drizzle-orm/logger'
 import postgres from 'postgres'
 import * as schema from './schema.js'
 import { lockDataDir } from './data-dir-lock.js'
+import { checkServingRole, derivedServingPassword, passwordOf, SERVING_ROLE } from './serving-role.js'
 import { packageRoot } from '../package-root.js'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
@@ -37,6 +38,12 @@ export interface Database {
 
 export interface OpenOptions {
   databaseUrl?: string | undefined
+  /**
+   * PostgreSQL: the owner's URL, to migrate with; `databaseUrl` is then the
+   * serving login as given. Unset, `databaseUrl` migrates and jack serves as
+   * jack_app with credentials derived from it.
+   */
+  migrationUrl?: string | undefined
   dataDir: string
   poolSize?: number
   migrate?: boolean
@@ -65,6 +72,9 @@ async function openPglite (options: OpenOptions): Promise<Database> {
     await client.exec(`set work_mem = '${WORK_MEM}'`)
     const db = drizzlePglite(client, { schema, logger: countingLogger(stats) })
     if (options.migrate !== false) await migratePglite(db, { migrationsFolder })
+    // PGlite has one user, a superuser, so the role is SET rather than logged
+    // in as: row-level security binds everything after this.
+    await client.exec(`set role ${SERVING_ROLE}`)
     return {
       kind: 'pglite',
       db: db as unknown as Db,
@@ -90,34 +100,97 @@ async function openPglite (options: OpenOptions): Promise<Database> {
   }
 }
 
-async function openPostgres (url: string, options: OpenOptions): Promise<Database> {
-  const client = postgres(url, {
-    // Migration holds one connection for its lock while Drizzle migrates on another.
-    max: Math.max(2, options.poolSize ?? 10),
-    onnotice: () => {},
-    // BM25 aggregates and sorts every candidate chunk of a query: at 4 MB (the
-    // default) a long question over ~100k chunks spilled both to disk
-    // (bench/query.ts, EXPLAIN ANALYZE).
-    connection: { application_name: 'jack', work_mem: WORK_MEM }
-  })
-  const stats: DatabaseStats = { queries: 0 }
-  const db = drizzlePostgres(client, { schema, logger: countingLogger(stats) })
+const POSTGRES_OPTIONS = {
+  onnotice: () => {},
+  // BM25 aggregates and sorts every candidate chunk of a query: at 4 MB (the
+  // default) a long question over ~100k chunks spilled both to disk
+  // (bench/query.ts, EXPLAIN ANALYZE).
+  connection: { application_name: 'jack', work_mem: WORK_MEM }
+}
+
+/** Errors of a login refused: a role without LOGIN (28000), a wrong password (28P01). */
+function isLoginRefused (error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return code === '28000' || code === '28P01'
+}
+
+/** Migrates as the owner; several instances may start at once, and one migrates while the rest wait. */
+async function migrateAsOwner (owner: postgres.Sql): Promise<void> {
+  const reserved = await owner.reserve()
   try {
-    if (options.migrate !== false) {
-      // Several instances may start at once; one migrates while the rest wait.
-      const reserved = await client.reserve()
+    await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`
+    // Drizzle migrates on the pool's other connection while this one holds the lock.
+    await migratePostgres(drizzlePostgres(owner), { migrationsFolder })
+  } finally {
+    await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`
+    reserved.release()
+  }
+}
+
+async function servingRoleFacts (client: postgres.Sql): Promise<Parameters<typeof checkServingRole>[0]> {
+  const [row] = await client<Array<{ user: string, superuser: boolean, bypasses_rls: boolean, owns_tables: number, member: boolean }>>`
+    select current_user as user, r.rolsuper as superuser, r.rolbypassrls as bypasses_rls,
+           (select count(*)::int from pg_tables where schemaname = 'public' and tableowner = current_user) as owns_tables,
+           pg_has_role(current_user, ${SERVING_ROLE}, 'usage') as member
+    from pg_roles r where r.rolname = current_user`
+  if (row === undefined) throw new Error('could not read the serving role')
+  return { user: row.user, superuser: row.superuser, bypassesRls: row.bypasses_rls, ownsTables: row.owns_tables, member: row.member }
+}
+
+/**
+ * Opens the serving pool, logged in as a role row-level security binds: the
+ * derived jack_app login (giving the role LOGIN and its password on first use,
+ * or after the owner's password changed), or DATABASE_URL's own login, made a
+ * member of jack_app if it is not yet. Refuses a login that would bypass the
+ * policies.
+ */
+async function openServingPool (url: string, migrationUrl: string | undefined, owner: () => postgres.Sql, max: number): Promise<postgres.Sql> {
+  const derived = migrationUrl === undefined
+  const password = derived ? derivedServingPassword(passwordOf(url)) : undefined
+  const open = (): postgres.Sql => postgres(url, { ...POSTGRES_OPTIONS, max, ...(password === undefined ? {} : { username: SERVING_ROLE, password }) })
+  let client = open()
+  try {
+    let facts
+    try {
+      facts = await servingRoleFacts(client)
+    } catch (error) {
+      if (!derived || !isLoginRefused(error)) throw error
+      await client.end({ timeout: 1 })
       try {
-        await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`
-        await migratePostgres(db, { migrationsFolder })
-      } finally {
-        await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`
-        reserved.release()
+        await owner().unsafe(`alter role ${SERVING_ROLE} with login password '${password ?? ''}'`)
+      } catch (alterError) {
+        // Instances starting together on several databases of one server (roles are
+        // server-wide) race to set the same password: the loser's work is done.
+        if ((alterError as { message?: unknown }).message !== 'tuple concurrently updated') throw alterError
       }
+      client = open()
+      facts = await servingRoleFacts(client)
     }
+    if (!derived && !facts.member && !facts.superuser) {
+      await owner().unsafe(`grant ${SERVING_ROLE} to "${facts.user.replaceAll('"', '""')}"`)
+      facts = await servingRoleFacts(client)
+    }
+    checkServingRole(facts)
+    return client
   } catch (error) {
     await client.end({ timeout: 1 })
     throw error
   }
+}
+
+async function openPostgres (url: string, options: OpenOptions): Promise<Database> {
+  const ownerUrl = options.migrationUrl ?? url
+  let ownerClient: postgres.Sql | undefined
+  const owner = (): postgres.Sql => (ownerClient ??= postgres(ownerUrl, { ...POSTGRES_OPTIONS, max: 2 }))
+  let client: postgres.Sql
+  try {
+    if (options.migrate !== false) await migrateAsOwner(owner())
+    client = await openServingPool(url, options.migrationUrl, owner, Math.max(1, options.poolSize ?? 10))
+  } finally {
+    await ownerClient?.end({ timeout: 1 })
+  }
+  const stats: DatabaseStats = { queries: 0 }
+  const db = drizzlePostgres(client, { schema, logger: countingLogger(stats) })
   let closed = false
   return {
     kind: 'postgres',

@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { inOrg } from '../db/org-scope.js'
 import { documentPayloads, documents, ingestJobs, type DocumentRow } from '../db/schema.js'
 import type { OrgId } from '../org-id.js'
 import { completeIdempotencyClaim, type IdempotencyCompletion } from './idempotency-keys.repo.js'
@@ -82,7 +83,7 @@ async function * fileParts (filePath: string): AsyncGenerator<Buffer> {
  * their key. Returns the IDs in the order given.
  */
 export async function insertDocuments (db: Db, orgId: OrgId, items: Array<{ document: NewDocument, payload: NewPayload }>, idempotency?: IdempotencyCompletion): Promise<string[]> {
-  return await db.transaction(async (tx) => {
+  return await inOrg(db, orgId, async (tx) => {
     const rows = await tx.insert(documents)
       .values(items.map(({ document }) => ({ orgId, ...document })))
       .returning({ id: documents.id, seq: documents.seq })
@@ -110,8 +111,8 @@ export async function insertDocuments (db: Db, orgId: OrgId, items: Array<{ docu
 }
 
 export async function getDocument (db: Db, orgId: OrgId, documentId: string): Promise<DocumentRecord | undefined> {
-  const [row] = await db.select(recordColumns).from(documents)
-    .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+  const [row] = await inOrg(db, orgId, async (tx) => await tx.select(recordColumns).from(documents)
+    .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))))
   return row === undefined ? undefined : toRecord(row)
 }
 
@@ -125,10 +126,10 @@ export async function listDocuments (db: Db, orgId: OrgId, options: { limit: num
   const conditions = [eq(documents.orgId, orgId)]
   if (options.beforeSeq !== undefined) conditions.push(lt(documents.seq, options.beforeSeq))
   if (options.status !== undefined) conditions.push(eq(documents.status, options.status))
-  const rows = await db.select(recordColumns).from(documents)
+  const rows = await inOrg(db, orgId, async (tx) => await tx.select(recordColumns).from(documents)
     .where(and(...conditions))
     .orderBy(desc(documents.seq))
-    .limit(options.limit + 1)
+    .limit(options.limit + 1))
   const page = rows.slice(0, options.limit)
   const last = page[page.length - 1]
   return { documents: page.map(toRecord), nextBeforeSeq: rows.length > options.limit && last !== undefined ? last.seq : undefined }
@@ -136,16 +137,16 @@ export async function listDocuments (db: Db, orgId: OrgId, options: { limit: num
 
 /** Deletes the document with its chunks, payload and job (ON DELETE CASCADE). */
 export async function deleteDocument (db: Db, orgId: OrgId, documentId: string): Promise<boolean> {
-  const rows = await db.delete(documents)
+  const rows = await inOrg(db, orgId, async (tx) => await tx.delete(documents)
     .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-    .returning({ id: documents.id })
+    .returning({ id: documents.id }))
   return rows.length > 0
 }
 
 export async function replaceDocumentMetadata (db: Db, orgId: OrgId, documentId: string, metadata: Record<string, string>): Promise<DocumentRecord | undefined> {
-  const [row] = await db.update(documents)
+  const [row] = await inOrg(db, orgId, async (tx) => await tx.update(documents)
     .set({ metadata, updatedAt: sql`now()` })
     .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-    .returning(recordColumns)
+    .returning(recordColumns))
   return row === undefined ? undefined : toRecord(row)
 }

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, eq, gt, lte, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { inOrg } from '../db/org-scope.js'
 import { idempotencyKeys } from '../db/schema.js'
 import type { OrgId } from '../org-id.js'
 
@@ -44,40 +45,42 @@ const inMs = (ms: number): ReturnType<typeof sql> => sql`now() + ${ms} * interva
  */
 export async function claimIdempotencyKey (db: Db, orgId: OrgId, key: string, leaseMs: number): Promise<ClaimOutcome> {
   const token = randomUUID()
-  // A record that expires between the two statements frees the key: look again.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const claimed = await db.insert(idempotencyKeys)
-      .values({ orgId, key, status: 'pending', leaseToken: token, expiresAt: inMs(leaseMs) })
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.orgId, idempotencyKeys.key],
-        set: { status: 'pending', leaseToken: token, requestHash: null, documentIds: null, createdAt: sql`now()`, expiresAt: inMs(leaseMs) },
-        setWhere: lte(idempotencyKeys.expiresAt, sql`now()`)
-      })
-      .returning({ key: idempotencyKeys.key })
-    if (claimed.length > 0) return { claimed: { key, token } }
-    const [row] = await db.select({ status: idempotencyKeys.status, requestHash: idempotencyKeys.requestHash, documentIds: idempotencyKeys.documentIds })
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.expiresAt, sql`now()`)))
-    if (row === undefined) continue
-    if (row.status === 'pending') return { held: { status: 'pending' } }
-    return { held: { status: 'completed', requestHash: row.requestHash ?? '', documentIds: row.documentIds ?? [] } }
-  }
-  throw new Error('could not claim an idempotency key: its record kept expiring')
+  return await inOrg(db, orgId, async (tx) => {
+    // A record that expires between the two statements frees the key: look again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const claimed = await tx.insert(idempotencyKeys)
+        .values({ orgId, key, status: 'pending', leaseToken: token, expiresAt: inMs(leaseMs) })
+        .onConflictDoUpdate({
+          target: [idempotencyKeys.orgId, idempotencyKeys.key],
+          set: { status: 'pending', leaseToken: token, requestHash: null, documentIds: null, createdAt: sql`now()`, expiresAt: inMs(leaseMs) },
+          setWhere: lte(idempotencyKeys.expiresAt, sql`now()`)
+        })
+        .returning({ key: idempotencyKeys.key })
+      if (claimed.length > 0) return { claimed: { key, token } }
+      const [row] = await tx.select({ status: idempotencyKeys.status, requestHash: idempotencyKeys.requestHash, documentIds: idempotencyKeys.documentIds })
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.expiresAt, sql`now()`)))
+      if (row === undefined) continue
+      if (row.status === 'pending') return { held: { status: 'pending' } }
+      return { held: { status: 'completed', requestHash: row.requestHash ?? '', documentIds: row.documentIds ?? [] } }
+    }
+    throw new Error('could not claim an idempotency key: its record kept expiring')
+  })
 }
 
 /** Extends a pending claim's lease; false when this request no longer holds the key. */
 export async function renewIdempotencyClaim (db: Db, orgId: OrgId, claim: IdempotencyClaim, leaseMs: number): Promise<boolean> {
-  const rows = await db.update(idempotencyKeys)
+  const rows = await inOrg(db, orgId, async (tx) => await tx.update(idempotencyKeys)
     .set({ expiresAt: inMs(leaseMs) })
     .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, claim.key), eq(idempotencyKeys.leaseToken, claim.token), eq(idempotencyKeys.status, 'pending')))
-    .returning({ key: idempotencyKeys.key })
+    .returning({ key: idempotencyKeys.key }))
   return rows.length > 0
 }
 
 /** Frees a key whose request failed, so a corrected retry can use it. Does nothing once the claim completed or was lost. */
 export async function releaseIdempotencyClaim (db: Db, orgId: OrgId, claim: IdempotencyClaim): Promise<void> {
-  await db.delete(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, claim.key), eq(idempotencyKeys.leaseToken, claim.token), eq(idempotencyKeys.status, 'pending')))
+  await inOrg(db, orgId, async (tx) => await tx.delete(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, claim.key), eq(idempotencyKeys.leaseToken, claim.token), eq(idempotencyKeys.status, 'pending'))))
 }
 
 /**
@@ -88,7 +91,7 @@ export async function releaseIdempotencyClaim (db: Db, orgId: OrgId, claim: Idem
  * IdempotencyClaimLostError (rolling the transaction back) when another
  * request took the key over.
  */
-export async function completeIdempotencyClaim (tx: Db, orgId: OrgId, completion: IdempotencyCompletion, documentIds: string[]): Promise<void> {
+export async function completeIdempotencyClaim (db: Db, orgId: OrgId, completion: IdempotencyCompletion, documentIds: string[]): Promise<void> {
   const values = {
     status: 'completed' as const,
     leaseToken: null,
@@ -97,14 +100,14 @@ export async function completeIdempotencyClaim (tx: Db, orgId: OrgId, completion
     createdAt: sql`now()`,
     expiresAt: inMs(IDEMPOTENCY_RETENTION_MS)
   }
-  const rows = await tx.insert(idempotencyKeys)
+  const rows = await inOrg(db, orgId, async (tx) => await tx.insert(idempotencyKeys)
     .values({ orgId, key: completion.key, ...values })
     .onConflictDoUpdate({
       target: [idempotencyKeys.orgId, idempotencyKeys.key],
       set: values,
       setWhere: sql`${idempotencyKeys.leaseToken} = ${completion.token} or ${idempotencyKeys.expiresAt} <= now()`
     })
-    .returning({ key: idempotencyKeys.key })
+    .returning({ key: idempotencyKeys.key }))
   if (rows.length === 0) throw new IdempotencyClaimLostError(`idempotency key ${JSON.stringify(completion.key)} was taken over by another request`)
 }
 
@@ -116,8 +119,8 @@ export async function completeIdempotencyClaim (tx: Db, orgId: OrgId, completion
  */
 export async function deleteExpiredIdempotencyKeys (db: Db, orgId: OrgId): Promise<number> {
   const expired = and(eq(idempotencyKeys.orgId, orgId), lte(idempotencyKeys.expiresAt, sql`now()`))
-  const rows = await db.delete(idempotencyKeys)
-    .where(and(expired, sql`${idempotencyKeys.key} in (${db.select({ key: idempotencyKeys.key }).from(idempotencyKeys).where(expired).limit(SWEEP_BATCH)})`))
-    .returning({ key: idempotencyKeys.key })
+  const rows = await inOrg(db, orgId, async (tx) => await tx.delete(idempotencyKeys)
+    .where(and(expired, sql`${idempotencyKeys.key} in (${tx.select({ key: idempotencyKeys.key }).from(idempotencyKeys).where(expired).limit(SWEEP_BATCH)})`))
+    .returning({ key: idempotencyKeys.key }))
   return rows.length
 }

@@ -1,6 +1,8 @@
 // SQL for the durable ingest queue: claiming with a lease, renewing it, retrying, and finishing a document.
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { rowsOf } from '../db/rows.js'
+import { inOrg } from '../db/org-scope.js'
 import { chunks, documentPayloads, documents, ingestJobs } from '../db/schema.js'
 import { asOrgId, type OrgId } from '../org-id.js'
 
@@ -33,57 +35,46 @@ export interface NewChunk {
 /** Rows per INSERT: large enough to amortise round trips, small enough for parameter limits. */
 const CHUNK_INSERT_BATCH = 500
 
-function rowsOf<T> (result: unknown): T[] {
-  // postgres.js returns the rows themselves; PGlite wraps them in { rows }.
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
-
 /**
  * Takes the next due job of any organisation — the queue serves them all, and
  * each job then acts only for its own org. A job is due when its back-off has
- * passed and nobody holds a live lease on it (an expired lease is a dead worker).
+ * passed and nobody holds a live lease on it (an expired lease is a dead
+ * worker). Row-level security lets only jack_claim_ingest_job
+ * (drizzle/0007_row_level_security.sql) see the whole queue.
  */
 export async function claimNextJob (db: Db, workerId: string, leaseMs: number): Promise<ClaimedJob | undefined> {
-  const result = await db.execute(sql`
-    with next as (
-      select org_id, document_id from ingest_jobs
-      where run_after <= now() and (lease_expires_at is null or lease_expires_at < now())
-      order by run_after
-      limit 1
-      for update skip locked
-    )
-    update ingest_jobs as job
-    set lease_expires_at = now() + ${leaseMs} * interval '1 millisecond', leased_by = ${workerId}, attempts = job.attempts + 1
-    from next
-    where job.org_id = next.org_id and job.document_id = next.document_id
-    returning job.org_id, job.document_id, job.attempts`)
+  const result = await db.execute(sql`select org_id, document_id, attempts from jack_claim_ingest_job(${workerId}, ${leaseMs})`)
   const [row] = rowsOf<{ org_id: string, document_id: string, attempts: number }>(result)
   return row === undefined ? undefined : { orgId: asOrgId(row.org_id), documentId: row.document_id, attempts: Number(row.attempts) }
 }
 
 /** Extends the lease; false when this worker no longer holds the job (it expired and was reclaimed, or the document was deleted). */
 export async function renewLease (db: Db, orgId: OrgId, documentId: string, workerId: string, leaseMs: number): Promise<boolean> {
-  const rows = await db.update(ingestJobs)
+  const rows = await inOrg(db, orgId, async (tx) => await tx.update(ingestJobs)
     .set({ leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'` })
     .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId)))
-    .returning({ documentId: ingestJobs.documentId })
+    .returning({ documentId: ingestJobs.documentId }))
   return rows.length > 0
 }
 
 /** Gives a job back at once (graceful shutdown), without counting the attempt. */
 export async function releaseLease (db: Db, orgId: OrgId, documentId: string, workerId: string): Promise<void> {
-  await db.update(ingestJobs)
+  await inOrg(db, orgId, async (tx) => await tx.update(ingestJobs)
     .set({ leaseExpiresAt: null, leasedBy: null, attempts: sql`greatest(${ingestJobs.attempts} - 1, 0)` })
-    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId)))
+    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId))))
 }
 
 export async function scheduleRetry (db: Db, orgId: OrgId, documentId: string, workerId: string, delayMs: number, error: string): Promise<void> {
-  await db.update(ingestJobs)
+  await inOrg(db, orgId, async (tx) => await tx.update(ingestJobs)
     .set({ leaseExpiresAt: null, leasedBy: null, lastError: error, runAfter: sql`now() + ${delayMs} * interval '1 millisecond'` })
-    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId)))
+    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId), eq(ingestJobs.leasedBy, workerId))))
 }
 
 export async function loadPayload (db: Db, orgId: OrgId, documentId: string): Promise<StoredPayload | undefined> {
+  return await inOrg(db, orgId, async (tx) => await readPayload(tx, orgId, documentId))
+}
+
+async function readPayload (db: Db, orgId: OrgId, documentId: string): Promise<StoredPayload | undefined> {
   const [document] = await db.select({
     sourceType: documents.sourceType,
     filename: documents.filename,
@@ -109,7 +100,7 @@ export type Outcome = 'done' | 'gone'
  * writes nothing ('gone').
  */
 export async function finishJob (db: Db, orgId: OrgId, documentId: string, workerId: string, result: { chunks: NewChunk[], format: string | null } | { error: string }): Promise<Outcome> {
-  return await db.transaction(async (tx) => {
+  return await inOrg(db, orgId, async (tx) => {
     const [document] = await tx.select({ id: documents.id }).from(documents)
       .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
     if (document === undefined) return 'gone'

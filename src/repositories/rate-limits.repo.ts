@@ -1,6 +1,8 @@
 // SQL for the per-organisation rate limit: one statement counts a request if it fits, returns both windows' counts, and drops the org's expired windows.
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { rowsOf } from '../db/rows.js'
+import { inOrg } from '../db/org-scope.js'
 import { rateLimitWindows } from '../db/schema.js'
 import type { OrgId } from '../org-id.js'
 
@@ -19,11 +21,6 @@ export interface CountedRequest {
   current: number
 }
 
-function rowsOf<T> (result: unknown): T[] {
-  // postgres.js returns the rows themselves; PGlite wraps them in { rows }.
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
-
 /**
  * Counts one request of the organisation in the current window if the
  * sliding-window estimate stays within the limit. The condition is checked by
@@ -39,7 +36,7 @@ export async function countRequest (db: Db, orgId: OrgId, window: WindowCount): 
   const weight = sql`${window.previousWeight}::float8`
   const limit = sql`${window.limit}::float8`
   const previousCount = sql`coalesce((select p.count from ${rateLimitWindows} p where p.org_id = ${org} and p.window_start = ${previousStart}), 0)`
-  const result = await db.execute(sql`
+  const result = await inOrg(db, orgId, async (tx) => await tx.execute(sql`
     with previous as (
       select ${previousCount} as count
     ),
@@ -55,7 +52,7 @@ export async function countRequest (db: Db, orgId: OrgId, window: WindowCount): 
     )
     select (select count from counted) as accepted_count,
            (select count from previous) as previous_count,
-           (select count from ${rateLimitWindows} where org_id = ${org} and window_start = ${currentStart}) as current_count`)
+           (select count from ${rateLimitWindows} where org_id = ${org} and window_start = ${currentStart}) as current_count`))
   const [row] = rowsOf<{ accepted_count: number | null, previous_count: number, current_count: number | null }>(result)
   if (row === undefined) throw new Error('the rate-limit statement returned no row')
   const accepted = row.accepted_count !== null

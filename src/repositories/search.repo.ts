@@ -28,6 +28,8 @@
 //   autovacuum does this by itself.
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { rowsOf } from '../db/rows.js'
+import { inOrg } from '../db/org-scope.js'
 import { documents } from '../db/schema.js'
 import type { OrgId } from '../org-id.js'
 import { filterToSql, type Filter } from '../retrieval/filters.js'
@@ -77,11 +79,6 @@ interface HitRow {
   max_score: number
 }
 
-function rowsOf<T> (result: unknown): T[] {
-  // postgres.js returns the rows themselves; PGlite wraps them in { rows }.
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
-
 /**
  * The organisation's `topK` best chunks for `query` by BM25, best first; ties
  * go to the older document (lower seq), then the lower chunk index. Only
@@ -113,7 +110,7 @@ export async function searchChunks (db: Db, orgId: OrgId, options: SearchOptions
   // document of the organisation for each candidate). Inlined, PostgreSQL 17
   // planned term weights and postings as one join and merge-joined the whole
   // postings table: 439 ms a query instead of ~4.
-  const result = await db.execute(sql`
+  const result = await inOrg(db, orgId, async (tx) => await tx.execute(sql`
     with corpus as materialized (
       select sum(chunk_count)::float8 as chunk_count,
              sum(total_length)::float8 / nullif(sum(chunk_count), 0)::float8 as average_length
@@ -164,7 +161,7 @@ export async function searchChunks (db: Db, orgId: OrgId, options: SearchOptions
       where c.org_id = ${orgId} and c.document_id = r.document_id and c.chunk_index = r.chunk_index
       offset 0
     ) as c
-    order by r.score desc, r.seq, r.chunk_index`)
+    order by r.score desc, r.seq, r.chunk_index`))
   return rowsOf<HitRow>(result).map((row) => ({
     documentId: row.document_id,
     chunkIndex: Number(row.chunk_index),

@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import { sql } from 'drizzle-orm'
 import { createTestDatabase } from '../helpers/database.js'
+import { queryInOrg } from '../helpers/org-sql.js'
 import { createOrg } from '../../src/repositories/orgs.repo.js'
 import { insertDocuments } from '../../src/repositories/documents.repo.js'
 import { claimIdempotencyKey } from '../../src/repositories/idempotency-keys.repo.js'
@@ -44,8 +45,7 @@ t.test('withIdempotencyKey against a database', async (t) => {
   const org = await createOrg(database.db, 'service')
   const document = { document: { sourceType: 'text' as const, filename: null, format: 'text', metadata: {}, chunkSize: 512, chunkOverlap: 64 }, payload: { text: 'Text.' } }
   const status = async (key: string): Promise<string | undefined> => {
-    const result = await database.db.execute(sql`select status from idempotency_keys where org_id = ${org.id} and key = ${key} and expires_at > now()`)
-    const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as Array<{ status: string }>
+    const rows = await queryInOrg<{ status: string }>(database, org.id, sql`select status from idempotency_keys where org_id = ${org.id} and key = ${key} and expires_at > now()`)
     return rows[0]?.status
   }
 
@@ -72,7 +72,7 @@ t.test('withIdempotencyKey against a database', async (t) => {
   t.test('a claim lost before commit is 409 and stores nothing', async (t) => {
     await t.rejects(withIdempotencyKey(database.db, org.id, 'lost', log, async (guard) => {
       // The lease runs out and another request takes the key over.
-      await database.db.execute(sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${org.id} and key = 'lost'`)
+      await queryInOrg(database, org.id, sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${org.id} and key = 'lost'`)
       t.ok('claimed' in await claimIdempotencyKey(database.db, org.id, 'lost', 60_000))
       return await insertDocuments(database.db, org.id, [document], guard.completion(() => 'd'.repeat(64)))
     }), { statusCode: 409, message: IN_PROGRESS_DETAIL })

@@ -5,16 +5,15 @@ import { sql } from 'drizzle-orm'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { call } from '../helpers/client.js'
 import { waitForDocument } from '../helpers/documents.js'
+import { queryInOrg } from '../helpers/org-sql.js'
 import { claimNextJob } from '../../src/repositories/ingest-jobs.repo.js'
 import type { Database } from '../../src/db/client.js'
+import type { OrgId } from '../../src/org-id.js'
 
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
-
-async function count (database: Database, table: 'chunks' | 'ingest_jobs' | 'document_payloads', documentId?: string): Promise<number> {
+/** How many rows of `table` the organisation has (row-level security hides every other organisation's), or one document has. */
+async function count (database: Database, orgId: OrgId, table: 'chunks' | 'ingest_jobs' | 'document_payloads', documentId?: string): Promise<number> {
   const where = documentId === undefined ? sql`true` : sql`document_id = ${documentId}`
-  const [row] = rowsOf<{ n: number }>(await database.db.execute(sql`select count(*)::int as n from ${sql.identifier(table)} where ${where}`))
+  const [row] = await queryInOrg<{ n: number }>(database, orgId, sql`select count(*)::int as n from ${sql.identifier(table)} where ${where}`)
   return row?.n ?? -1
 }
 
@@ -45,10 +44,10 @@ t.test('accepted documents survive a stop before processing, and are processed e
   const second = await buildTestApp(t, { testDatabase: first.testDatabase, config: { workers: 2 } })
   for (const id of ids) {
     t.equal((await waitForDocument(second.app, org.key, id)).status, 'ready', 'ready after the restart')
-    t.equal(await count(second.database, 'chunks', id), 1, 'exactly one set of chunks')
+    t.equal(await count(second.database, org.orgId, 'chunks', id), 1, 'exactly one set of chunks')
   }
-  t.equal(await count(second.database, 'ingest_jobs'), 0, 'no job is left behind')
-  t.equal(await count(second.database, 'document_payloads'), 0, 'payloads are dropped once processed')
+  t.equal(await count(second.database, org.orgId, 'ingest_jobs'), 0, 'no job is left behind')
+  t.equal(await count(second.database, org.orgId, 'document_payloads'), 0, 'payloads are dropped once processed')
 })
 
 t.test('a job whose worker vanished is reclaimed when its lease expires', async (t) => {
@@ -64,7 +63,7 @@ t.test('a job whose worker vanished is reclaimed when its lease expires', async 
   const second = await buildTestApp(t, { testDatabase: first.testDatabase, config: { workers: 1 } })
   const document = await waitForDocument(second.app, org.key, id)
   t.equal(document.status, 'ready', 'another worker finished it')
-  t.equal(await count(second.database, 'chunks', id), 1)
+  t.equal(await count(second.database, org.orgId, 'chunks', id), 1)
 })
 
 t.test('a job interrupted on every attempt ends failed instead of looping', async (t) => {
@@ -114,6 +113,6 @@ t.test('a document deleted while processing stays deleted', async (t) => {
   release()
   await new Promise((resolve) => setTimeout(resolve, 500))
   t.equal((await call(t, app, 'GET', `/v1/documents/${id}`, { key: org.key })).status, 404, 'still gone')
-  t.equal(await count(database, 'chunks', id), 0, 'no chunks were written')
-  t.equal(await count(database, 'ingest_jobs', id), 0)
+  t.equal(await count(database, org.orgId, 'chunks', id), 0, 'no chunks were written')
+  t.equal(await count(database, org.orgId, 'ingest_jobs', id), 0)
 })

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { Redis } from 'ioredis'
 import { createTestDatabase } from '../helpers/database.js'
+import { queryInOrg } from '../helpers/org-sql.js'
 import { createOrg } from '../../src/repositories/orgs.repo.js'
 import type { OrgId } from '../../src/org-id.js'
 import { DatabaseRateLimitStore } from '../../src/rate-limit/database-store.js'
@@ -112,9 +113,8 @@ t.test('the database store', async (t) => {
     const org = (await createOrg(database.db, 'clean-up')).id
     const limiter = (at: number): RateLimiter => new RateLimiter(store, { limit: 10, windowMs: WINDOW_MS, now: () => at })
     for (let window = 0; window < 5; window++) await limiter(T0 + 40 * WINDOW_MS + window * WINDOW_MS).check(org)
-    const result = await database.db.execute(sql`select window_start from rate_limit_windows where org_id = ${org} order by window_start`)
-    // postgres.js returns the rows themselves, PGlite wraps them in { rows }; bigint arrives as a string from one, a number from the other.
-    const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as Array<{ window_start: string | number }>
+    // bigint arrives as a string from postgres.js, a number from PGlite.
+    const rows = await queryInOrg<{ window_start: string | number }>(database, org, sql`select window_start from rate_limit_windows where org_id = ${org} order by window_start`)
     t.same(rows.map((row) => Number(row.window_start)), [T0 + 43 * WINDOW_MS, T0 + 44 * WINDOW_MS], 'only the current and previous windows remain')
   })
 })

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import { buildTestApp, createOrgWithKey, type TestOrg } from '../helpers/app.js'
 import { call } from '../helpers/client.js'
 import { waitForDocument } from '../helpers/documents.js'
+import { queryInOrg } from '../helpers/org-sql.js'
 import type { Database } from '../../src/db/client.js'
 import type { OrgId } from '../../src/org-id.js'
 import { searchChunks, type SearchHit, type SearchOptions } from '../../src/repositories/search.repo.js'
@@ -10,10 +11,6 @@ import { EMPTY_FILTER, parseFilter } from '../../src/retrieval/filters.js'
 
 // One app (with its ingest workers) on one database for the whole file; every test works in orgs of its own.
 const { app, database } = await buildTestApp(t)
-
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
 
 interface NewDocument {
   text: string
@@ -49,8 +46,8 @@ function closeTo (t: Test, actual: number | undefined, expected: number, message
  * postings (lexeme, tf, length) and the statistics (N, total length) must be
  * exactly what the stored tsvectors say.
  */
-async function checkIndexMatchesChunks (t: Test, db: Database['db'], orgId: OrgId): Promise<void> {
-  const [postings] = rowsOf<{ missing: number | string, extra: number | string }>(await db.execute(sql`
+async function checkIndexMatchesChunks (t: Test, database: Database, orgId: OrgId): Promise<void> {
+  const [postings] = await queryInOrg<{ missing: number | string, extra: number | string }>(database, orgId, sql`
     with expected as (
       select c.document_id, c.chunk_index, t.lexeme, cardinality(t.positions) as tf,
              (select sum(cardinality(u.positions)) from unnest(c.tsv) as u)::int as chunk_length
@@ -60,14 +57,14 @@ async function checkIndexMatchesChunks (t: Test, db: Database['db'], orgId: OrgI
       select document_id, chunk_index, lexeme::text as lexeme, tf, chunk_length from postings where org_id = ${orgId}
     )
     select (select count(*) from (select * from expected except all select * from stored) as e) as missing,
-           (select count(*) from (select * from stored except all select * from expected) as s) as extra`))
+           (select count(*) from (select * from stored except all select * from expected) as s) as extra`)
   t.equal(Number(postings?.missing), 0, 'every chunk lexeme has its posting')
   t.equal(Number(postings?.extra), 0, 'no posting without its chunk')
-  const [stats] = rowsOf<{ stored_count: number | string | null, stored_length: number | string | null, chunk_count: number | string, total_length: number | string | null }>(await db.execute(sql`
+  const [stats] = await queryInOrg<{ stored_count: number | string | null, stored_length: number | string | null, chunk_count: number | string, total_length: number | string | null }>(database, orgId, sql`
     select (select sum(chunk_count) from org_chunk_stats where org_id = ${orgId}) as stored_count,
            (select sum(total_length) from org_chunk_stats where org_id = ${orgId}) as stored_length,
            (select count(*) from chunks where org_id = ${orgId}) as chunk_count,
-           (select sum(cardinality(u.positions)) from chunks c cross join lateral unnest(c.tsv) as u where c.org_id = ${orgId}) as total_length`))
+           (select sum(cardinality(u.positions)) from chunks c cross join lateral unnest(c.tsv) as u where c.org_id = ${orgId}) as total_length`)
   t.equal(Number(stats?.stored_count ?? 0), Number(stats?.chunk_count), 'N is the number of chunks')
   t.equal(Number(stats?.stored_length ?? 0), Number(stats?.total_length ?? 0), 'the total length is the sum of chunk lengths')
 }
@@ -98,7 +95,7 @@ function termScore (idfValue: number, tf: number, length: number, avgdl: number,
 t.test('BM25 scores equal a hand computation exactly', async (t) => {
   const org = await createOrgWithKey(database, 'bm25 example')
   const [d1, d2, d3, d4] = await ingest(t, org, EXAMPLE.map((text) => ({ text })))
-  await checkIndexMatchesChunks(t, database.db, org.orgId)
+  await checkIndexMatchesChunks(t, database, org.orgId)
 
   const N = 4
   const avgdl = 10 / 4
@@ -153,7 +150,7 @@ t.test('statistics are per organisation: many documents in org B leave org A\'s 
   const idsB = await ingest(t, orgB, Array.from({ length: 120 }, (_, index) => ({
     text: `Apples and bananas, document ${index}. ${'Banana apple cherry smoothie. '.repeat(1 + (index % 7))}`
   })))
-  await checkIndexMatchesChunks(t, database.db, orgB.orgId)
+  await checkIndexMatchesChunks(t, database, orgB.orgId)
   const after = await search(orgA.orgId, EXAMPLE_QUERY)
   t.same(after, before, 'org A\'s hits and scores are exactly the same')
   t.ok(after.every((hit) => idsA.includes(hit.documentId)), 'and only org A\'s documents')
@@ -173,7 +170,7 @@ t.test('statistics stay exact through ingest, delete and re-ingest', async (t) =
 
   // Without d2 ("Banana cherry."): N = 3, total length 8, avgdl 8/3, df(appl) 2, df(banana) 2.
   await deleteDocument(t, org, d2 as string)
-  await checkIndexMatchesChunks(t, database.db, org.orgId)
+  await checkIndexMatchesChunks(t, database, org.orgId)
   const withoutD2 = await search(org.orgId, EXAMPLE_QUERY)
   t.same(withoutD2.map((hit) => hit.documentId), [d1, d4, d3], 'the deleted document is gone')
   const avgdl = 8 / 3
@@ -183,15 +180,15 @@ t.test('statistics stay exact through ingest, delete and re-ingest', async (t) =
   t.same((await search(org.orgId, 'cherry')).map((hit) => hit.documentId), [d3], 'a term of the deleted chunk finds only the rest')
 
   const [again] = await ingest(t, org, [{ text: EXAMPLE[1] as string }])
-  await checkIndexMatchesChunks(t, database.db, org.orgId)
+  await checkIndexMatchesChunks(t, database, org.orgId)
   const reingested = await search(org.orgId, EXAMPLE_QUERY)
   t.same(reingested.map((hit) => hit.documentId), [d1, d4, again, d3], 'the re-ingested document ranks where the original did')
   t.same(reingested.map((hit) => hit.score), original.map((hit) => hit.score), 'every score is exactly as before')
 
   // Delete everything: no postings and zero statistics remain, and nothing is found.
   for (const id of [d1, d3, d4, again]) await deleteDocument(t, org, id as string)
-  await checkIndexMatchesChunks(t, database.db, org.orgId)
-  const [left] = rowsOf<{ postings: number | string }>(await database.db.execute(sql`select count(*) as postings from postings where org_id = ${org.orgId}`))
+  await checkIndexMatchesChunks(t, database, org.orgId)
+  const [left] = await queryInOrg<{ postings: number | string }>(database, org.orgId, sql`select count(*) as postings from postings where org_id = ${org.orgId}`)
   t.equal(Number(left?.postings), 0, 'no postings left')
   t.same(await search(org.orgId, EXAMPLE_QUERY), [], 'nothing is found')
 })
@@ -203,9 +200,9 @@ t.test('concurrent ingests in one organisation keep the statistics exact', async
     text: `Batch ${batch} document ${index}: apples and bananas. ${'Cherries grow on trees in orchards. '.repeat(index % 5 === 0 ? 120 : 2)}`
   })))
   const ids = (await Promise.all(batches.map(async (documents) => await ingest(t, org, documents)))).flat()
-  await checkIndexMatchesChunks(t, database.db, org.orgId)
+  await checkIndexMatchesChunks(t, database, org.orgId)
   await Promise.all(ids.slice(0, 40).map(async (id) => { await deleteDocument(t, org, id) }))
-  await checkIndexMatchesChunks(t, database.db, org.orgId)
+  await checkIndexMatchesChunks(t, database, org.orgId)
   const hits = await search(org.orgId, 'orchards', { topK: 100 })
   t.ok(hits.length > 60 && hits.every((hit) => ids.slice(40).includes(hit.documentId)), 'only the remaining documents are found')
 })
@@ -245,8 +242,8 @@ t.test('documents that are not ready are never returned', async (t) => {
   // jack writes chunks only in the transaction that marks a document ready, so
   // this state cannot arise by ingest; forcing it checks the search's own guard.
   const [processing, failed] = ids
-  await database.db.execute(sql`update documents set status = 'processing' where org_id = ${org.orgId} and id = ${processing}`)
-  await database.db.execute(sql`update documents set status = 'failed' where org_id = ${org.orgId} and id = ${failed}`)
+  await queryInOrg(database, org.orgId, sql`update documents set status = 'processing' where org_id = ${org.orgId} and id = ${processing}`)
+  await queryInOrg(database, org.orgId, sql`update documents set status = 'failed' where org_id = ${org.orgId} and id = ${failed}`)
   const hits = await search(org.orgId, 'flooded', { topK: 3 })
   t.same(hits.map((hit) => hit.documentId), ids.slice(2, 5), 'neither the processing nor the failed document, and topK still filled')
   t.equal((await search(org.orgId, 'flooded')).length, 3, 'only the three ready documents')

@@ -4,6 +4,7 @@ import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
 import { call } from '../../helpers/client.js'
 import { authMatrix } from '../../helpers/auth-matrix.js'
 import { waitForDocument } from '../../helpers/documents.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 
 const MISSING = '00000000-0000-4000-8000-000000000000'
 
@@ -88,8 +89,8 @@ t.test('documents', async (t) => {
     t.equal(response.status, 204)
     t.equal(response.body, '')
     t.equal((await call(t, app, 'GET', `/v1/documents/${id}`, { key: orgA.key })).status, 404)
-    const rows = await database.db.execute(sql`select count(*)::int as n from chunks where document_id = ${id}`)
-    t.match(JSON.stringify(rows), /"n":0/, 'no chunks remain')
+    const [chunks] = await queryInOrg<{ n: number }>(database, orgA.orgId, sql`select count(*)::int as n from chunks where document_id = ${id}`)
+    t.equal(chunks?.n, 0, 'no chunks remain')
     t.equal((await call(t, app, 'DELETE', `/v1/documents/${id}`, { key: orgA.key })).status, 404, 'deleting again is 404')
   })
 

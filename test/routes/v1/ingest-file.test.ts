@@ -6,6 +6,7 @@ import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
 import { call } from '../../helpers/client.js'
 import { authMatrix } from '../../helpers/auth-matrix.js'
 import { multipartBody, waitForDocument, type FormFile } from '../../helpers/documents.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 import { makeDocx, makePdf, PNG_HEADER } from '../../helpers/sample-files.js'
 
 t.test('POST /v1/ingest/file', async (t) => {
@@ -16,8 +17,7 @@ t.test('POST /v1/ingest/file', async (t) => {
     return await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, rawBody: body, headers: { 'content-type': contentType } })
   }
   const chunkText = async (id: string): Promise<string> => {
-    const result = await database.db.execute(sql`select string_agg(text, ' ' order by chunk_index) as text from chunks where document_id = ${id}`)
-    return JSON.stringify(result)
+    return JSON.stringify(await queryInOrg(database, org.orgId, sql`select string_agg(text, ' ' order by chunk_index) as text from chunks where document_id = ${id}`))
   }
 
   t.test('a PDF with known text becomes ready with that text', async (t) => {

@@ -6,25 +6,22 @@ import { buildTestApp, createOrgWithKey, type TestOrg } from '../../helpers/app.
 import { call, type ApiResponse } from '../../helpers/client.js'
 import { checkAgainstSpec } from '../../helpers/contract.js'
 import { multipartBody, type FormFile } from '../../helpers/documents.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 import type { Database } from '../../../src/db/client.js'
 import { insertDocuments } from '../../../src/repositories/documents.repo.js'
 import { claimIdempotencyKey, deleteExpiredIdempotencyKeys, IdempotencyClaimLostError } from '../../../src/repositories/idempotency-keys.repo.js'
 import { IN_PROGRESS_DETAIL, MISMATCH_DETAIL } from '../../../src/ingest/idempotency.js'
 
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
-
 async function documentCount (database: Database, org: TestOrg): Promise<number> {
-  const [row] = rowsOf<{ n: number }>(await database.db.execute(sql`select count(*)::int as n from documents where org_id = ${org.orgId}`))
+  const [row] = await queryInOrg<{ n: number }>(database, org.orgId, sql`select count(*)::int as n from documents where org_id = ${org.orgId}`)
   return Number(row?.n)
 }
 
 interface KeyRow { key: string, status: string, document_ids: string[] | string | null, expired: boolean }
 
 async function keyRows (database: Database, org: TestOrg): Promise<KeyRow[]> {
-  return rowsOf<KeyRow>(await database.db.execute(sql`
-    select key, status, document_ids, expires_at <= now() as expired from idempotency_keys where org_id = ${org.orgId} order by key`))
+  return await queryInOrg<KeyRow>(database, org.orgId, sql`
+    select key, status, document_ids, expires_at <= now() as expired from idempotency_keys where org_id = ${org.orgId} order by key`)
 }
 
 async function keyRow (database: Database, org: TestOrg, key: string): Promise<KeyRow | undefined> {
@@ -33,7 +30,7 @@ async function keyRow (database: Database, org: TestOrg, key: string): Promise<K
 
 /** Moves a key's record 25 hours into the past, as if it had been written yesterday. */
 async function age (database: Database, org: TestOrg, key: string): Promise<void> {
-  await database.db.execute(sql`
+  await queryInOrg(database, org.orgId, sql`
     update idempotency_keys set created_at = created_at - interval '25 hours', expires_at = expires_at - interval '25 hours'
     where org_id = ${org.orgId} and key = ${key}`)
 }
@@ -224,7 +221,7 @@ t.test('Idempotency-Key on the ingest endpoints', async (t) => {
     t.match(await keyRow(database, org, 'busy-text'), { status: 'pending', expired: false }, 'the holder keeps its claim')
 
     // That instance died: its lease runs out and the key is free for the retry.
-    await database.db.execute(sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${org.orgId}`)
+    await queryInOrg(database, org.orgId, sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${org.orgId}`)
     const retried = await ingest(t, org, 'busy-text', textBody('x'))
     t.equal(retried.status, 202, 'taken over once the lease has ended')
     t.equal((await ingest(t, org, 'busy-url', { url: 'http://127.0.0.1/x' }, '/v1/ingest/url')).status, 202)
@@ -328,7 +325,7 @@ t.test('Idempotency-Key on the ingest endpoints', async (t) => {
     await age(database, a, 'old')
     await age(database, b, 'old-in-b')
     await claimIdempotencyKey(database.db, a.orgId, 'dead-request', 60_000)
-    await database.db.execute(sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${a.orgId} and key = 'dead-request'`)
+    await queryInOrg(database, a.orgId, sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${a.orgId} and key = 'dead-request'`)
     await claimIdempotencyKey(database.db, a.orgId, 'running-request', 60_000)
     t.same((await keyRows(database, a)).map((row) => [row.key, row.expired]), [['dead-request', true], ['old', true], ['recent', false], ['running-request', false]])
 
@@ -347,7 +344,7 @@ t.test('Idempotency-Key on the ingest endpoints', async (t) => {
     const stale = await claimIdempotencyKey(database.db, org.orgId, 'taken-over', 60_000)
     if (!('claimed' in stale)) throw new Error('expected a claim')
     // Its lease ends and another request takes the key over before the first one stores its documents.
-    await database.db.execute(sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${org.orgId}`)
+    await queryInOrg(database, org.orgId, sql`update idempotency_keys set expires_at = now() - interval '1 second' where org_id = ${org.orgId}`)
     const current = await claimIdempotencyKey(database.db, org.orgId, 'taken-over', 60_000)
     t.ok('claimed' in current)
     await t.rejects(insertDocuments(database.db, org.orgId, [document], { ...stale.claimed, requestHash: 'a'.repeat(64) }), IdempotencyClaimLostError)
@@ -357,7 +354,7 @@ t.test('Idempotency-Key on the ingest endpoints', async (t) => {
     // A claim whose record was swept meanwhile still completes: the record is written with the documents.
     const swept = await claimIdempotencyKey(database.db, org.orgId, 'swept', 60_000)
     if (!('claimed' in swept)) throw new Error('expected a claim')
-    await database.db.execute(sql`delete from idempotency_keys where org_id = ${org.orgId} and key = 'swept'`)
+    await queryInOrg(database, org.orgId, sql`delete from idempotency_keys where org_id = ${org.orgId} and key = 'swept'`)
     const [id] = await insertDocuments(database.db, org.orgId, [document], { ...swept.claimed, requestHash: 'b'.repeat(64) })
     const row = await keyRow(database, org, 'swept')
     t.equal(row?.status, 'completed')

@@ -6,6 +6,7 @@ import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
 import { call } from '../../helpers/client.js'
 import { authMatrix } from '../../helpers/auth-matrix.js'
 import { waitForDocument } from '../../helpers/documents.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 import { makePdf } from '../../helpers/sample-files.js'
 
 t.test('POST /v1/ingest/url against a local server (private addresses allowed)', async (t) => {
@@ -46,7 +47,7 @@ t.test('POST /v1/ingest/url against a local server (private addresses allowed)',
     t.equal(response.status, 202, `${url} accepted`)
     return response.json().document_ids[0]
   }
-  const text = async (id: string): Promise<string> => JSON.stringify(await database.db.execute(sql`select text from chunks where document_id = ${id}`))
+  const text = async (id: string): Promise<string> => JSON.stringify(await queryInOrg(database, org.orgId, sql`select text from chunks where document_id = ${id}`))
 
   const html = await waitForDocument(app, org.key, await ingest(`${base}/article.html`, { metadata: { source: 'intranet' } }))
   t.match(html, { status: 'ready', source_type: 'url', filename: `${base}/article.html`, metadata: { source: 'intranet' } })

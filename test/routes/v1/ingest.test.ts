@@ -3,6 +3,7 @@ import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
 import { call } from '../../helpers/client.js'
 import { authMatrix } from '../../helpers/auth-matrix.js'
 import { waitForDocument } from '../../helpers/documents.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -49,8 +50,7 @@ t.test('POST /v1/ingest', async (t) => {
     t.equal(document.status, 'ready')
     t.ok(document.chunk_count > 5, `split into ${document.chunk_count} chunks`)
     const { sql } = await import('drizzle-orm')
-    const rows = await database.db.execute(sql`select count(*)::int as n, max(token_count) as largest from chunks where document_id = ${document.id}`)
-    const [row] = (Array.isArray(rows) ? rows : (rows as unknown as { rows: unknown[] }).rows) as Array<{ n: number, largest: number }>
+    const [row] = await queryInOrg<{ n: number, largest: number }>(database, org.orgId, sql`select count(*)::int as n, max(token_count) as largest from chunks where document_id = ${document.id}`)
     t.equal(row?.n, document.chunk_count, 'chunk_count matches the stored chunks')
     t.ok((row?.largest ?? 0) <= 128, 'no chunk is over chunk_size tokens')
   })

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
 import { call } from '../../helpers/client.js'
 import { authMatrix } from '../../helpers/auth-matrix.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 
 const KEY_FORMAT = /^jack_[0-9a-f]{48}$/
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
@@ -28,7 +29,7 @@ t.test('keys', async (t) => {
     t.notOk(listed.body.includes(body.key), 'no listing contains the full key')
     t.notOk(listed.body.includes(body.key.slice(16)), 'nor its secret part')
 
-    const rows = await database.db.execute(sql`select * from api_keys where id = ${body.id}`)
+    const rows = await queryInOrg(database, orgA.orgId, sql`select * from api_keys where id = ${body.id}`)
     const stored = JSON.stringify(rows)
     t.notOk(stored.includes(body.key.slice(16)), 'the database holds no plaintext key')
     t.match(stored, /\$argon2id\$v=19\$m=19456,t=2,p=1\$/, 'it holds an argon2id hash')

@@ -16,6 +16,7 @@ import {
   chunk, closedPort, type Handler, type LlmServer, sendCompletion, startEvents, startLlmServer, streamDeltas, userMessageOf, withinMs
 } from '../../helpers/llm-server.js'
 import { parseSse, type SseEvent } from '../../helpers/sse.js'
+import type { CitationType } from '../../../src/schemas/query.js'
 
 const LLM_KEY = 'sk-llm-secret-4f9a1c2e7b'
 const MODEL = 'jack-test-model'
@@ -27,16 +28,7 @@ const REMOTE = 'Employees may work remotely up to 3 days per week with manager a
 
 const INTERRUPTED = 'The answer could not be completed: the language model failed'
 
-interface CitationBody {
-  text: string
-  source: string
-  score: number
-  document_id: string
-  chunk_index: number
-  metadata: Record<string, string>
-  start: number
-  end: number
-}
+type CitationBody = CitationType
 
 interface QueryResponseBody {
   answer: string

@@ -5,22 +5,15 @@ import { buildTestApp, createOrgWithKey, type TestOrg } from '../../helpers/app.
 import { call, type ApiResponse } from '../../helpers/client.js'
 import { authMatrix } from '../../helpers/auth-matrix.js'
 import { waitForDocument } from '../../helpers/documents.js'
+import { queryInOrg } from '../../helpers/org-sql.js'
 import { parseSse, type SseEvent } from '../../helpers/sse.js'
 import { metadataArbitrary, rawFilter } from '../../helpers/filter-arbitraries.js'
 import { matchesFilter } from '../../helpers/filter-reference.js'
 import { NOT_FOUND_ANSWER } from '../../../src/answer/answer-types.js'
 import { parseFilter } from '../../../src/retrieval/filters.js'
+import type { CitationType } from '../../../src/schemas/query.js'
 
-interface CitationBody {
-  text: string
-  source: string
-  score: number
-  document_id: string
-  chunk_index: number
-  metadata: Record<string, string>
-  start: number
-  end: number
-}
+type CitationBody = CitationType
 
 interface QueryBody {
   answer: string
@@ -241,11 +234,11 @@ t.test('query endpoints', async (t) => {
       const word = status === 'processing' ? 'cormorant' : 'kittiwake'
       const id = crypto.randomUUID()
       const text = `The ${word} roosts on the harbour wall.`
-      await database.db.execute(sql`insert into documents (id, org_id, source_type, status, chunk_size, chunk_overlap, metadata) values (${id}, ${org.orgId}, 'text', ${status}, 512, 64, '{}')`)
-      await database.db.execute(sql`insert into chunks (org_id, document_id, chunk_index, text, token_count, start_offset, end_offset) values (${org.orgId}, ${id}, 0, ${text}, 10, 0, ${text.length})`)
+      await queryInOrg(database, org.orgId, sql`insert into documents (id, org_id, source_type, status, chunk_size, chunk_overlap, metadata) values (${id}, ${org.orgId}, 'text', ${status}, 512, 64, '{}')`)
+      await queryInOrg(database, org.orgId, sql`insert into chunks (org_id, document_id, chunk_index, text, token_count, start_offset, end_offset) values (${org.orgId}, ${id}, 0, ${text}, 10, 0, ${text.length})`)
       t.same((await search(t, org, { query: word })).json().results, [], `a ${status} document is not searched`)
       t.same((await query(t, org, { question: `Where does the ${word} roost?` })).json<QueryBody>().citations, [], `a ${status} document is not cited`)
-      await database.db.execute(sql`update documents set status = 'ready' where id = ${id}`)
+      await queryInOrg(database, org.orgId, sql`update documents set status = 'ready' where id = ${id}`)
       t.equal((await search(t, org, { query: word })).json().results[0]?.document_id, id, 'the same chunks are found once the document is ready')
     }
   })
