@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import configPlugin from '../plugins/config.js'
 import dbPlugin from '../plugins/db.js'
+import shutdownPlugin from '../plugins/shutdown.js'
 import validationPlugin from '../plugins/validation.js'
 import errorsPlugin from '../plugins/errors.js'
 import openapiPlugin from '../plugins/openapi.js'
@@ -49,6 +50,7 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
 
   await app.register(configPlugin, { config })
   await app.register(dbPlugin, { database: options.database })
+  await app.register(shutdownPlugin)
   await app.register(validationPlugin)
   await app.register(errorsPlugin)
   await app.register(openapiPlugin)

@@ -6,6 +6,7 @@ import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { ensureDefaultOrg, formatBootstrapMessage } from './bootstrap.js'
 import { DataDirInUseError } from './db/data-dir-lock.js'
+import { ServingRoleError } from './db/serving-role.js'
 import { openDatabase } from './db/client.js'
 import { IngestWorker, workerOptionsFrom } from './ingest/worker.js'
 import { pino } from 'pino'
@@ -16,7 +17,10 @@ export async function startServer (config: Config): Promise<FastifyInstance> {
   const message = formatBootstrapMessage(await ensureDefaultOrg(app.db, config.bootstrapKey))
   if (message !== undefined) process.stdout.write(message)
   await app.listen({ port: config.port, host: config.host })
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // Closing waits for the in-process workers to finish or release their jobs
+  // (up to 10 s) and then for requests still running (up to 10 s more); the
+  // grace covers both, so a slow job is released rather than cut off by exit(1).
+  closeWithGrace({ delay: 25_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an uncaught error')
     else app.log.info({ signal }, 'shutting down')
     await app.close()
@@ -31,7 +35,7 @@ export async function startServer (config: Config): Promise<FastifyInstance> {
 export async function startWorker (config: Config): Promise<void> {
   if (config.workers === 0) throw new ConfigError('JACK_WORKERS must be at least 1 for `jack worker`')
   const log = pino({ level: config.logLevel })
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize })
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize })
   const worker = new IngestWorker(database, workerOptionsFrom(config, log))
   await worker.start()
   log.info({ workers: config.workers, id: worker.id }, 'ingest worker started')
@@ -45,7 +49,7 @@ export async function startWorker (config: Config): Promise<void> {
 
 /** Prints a start-up failure an operator can act on, without a stack trace for the expected ones. */
 export function reportStartupError (error: unknown): never {
-  if (error instanceof ConfigError || error instanceof DataDirInUseError) {
+  if (error instanceof ConfigError || error instanceof DataDirInUseError || error instanceof ServingRoleError) {
     process.stderr.write(`jack: ${error.message}\n`)
   } else {
     process.stderr.write(`jack: could not start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
