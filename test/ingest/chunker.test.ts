@@ -1,8 +1,9 @@
 import fc from 'fast-check'
-import { clearMergeCache, decode, encode } from 'gpt-tokenizer/encoding/o200k_base'
+import bytePairRanks from 'gpt-tokenizer/bpeRanks/o200k_base'
+import { clearMergeCache, encode } from 'gpt-tokenizer/encoding/o200k_base'
 import t from 'tap'
 import { type Chunk, type ChunkOptions, chunkText, countTokens } from '../../src/ingest/chunker.js'
-import { countTokensBetween, isSeam, SEGMENT_CHARS, tokenBoundaries } from '../../src/ingest/tokenizer.js'
+import { countTokensBetween, isSeam, SEGMENT_CHARS, tokenBoundaries, type TokenBoundaries } from '../../src/ingest/tokenizer.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
 // CHUNKER_RUNS=2000 for a deeper search than the suite's.
@@ -50,8 +51,13 @@ function property<T> (arbitrary: fc.Arbitrary<T>, predicate: (value: T) => void,
   if (details.failed) {
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)
     throw new Error(`property failed (seed ${details.seed}, path "${details.counterexamplePath ?? ''}"): ${cause}\n` +
-      `counterexample: ${JSON.stringify(details.counterexample).replace(/[^\x20-\x7e]/gu, (character) => `\\u{${character.codePointAt(0)?.toString(16) ?? ''}}`)}`)
+      `counterexample: ${printable(details.counterexample)}`)
   }
+}
+
+/** JSON with everything but printable ASCII escaped as \u{...}, safe in a tap message. */
+function printable (value: unknown): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/gu, (character) => `\\u{${character.codePointAt(0)?.toString(16) ?? ''}}`)
 }
 
 function check (condition: boolean, message: string): void {
@@ -86,6 +92,48 @@ function previousBoundaryStart (text: string, offsets: Int32Array, before: numbe
   return latest
 }
 
+const utf8 = new TextEncoder()
+
+/** The bytes `tokens` stand for, from the rank table o200k_base's encoder and decoder both use. */
+function tokenBytes (tokens: number[]): Buffer {
+  return Buffer.concat(tokens.map((token) => {
+    const rank = bytePairRanks[token]
+    if (rank === undefined) throw new Error(`token ${token} is not in the rank table`)
+    return typeof rank === 'string' ? utf8.encode(rank) : Uint8Array.from(rank)
+  }))
+}
+
+/**
+ * Checks tokenBoundaries(text) against the library's own encode(text): each stretch between consecutive boundaries
+ * is whole code points and its tokens are exactly that text's UTF-8 bytes (lone surrogates as U+FFFD, as TextEncoder
+ * writes them for the encoder), and inside a stretch no token ends between code points, so no boundary is left out.
+ *
+ * Bytes, not gpt-tokenizer's decode(): that pushes byte tokens through one module-wide TextDecoder, streaming and
+ * never flushed, so it carries an unfinished character's bytes from one call into the next, and -- being a default
+ * TextDecoder, which drops a leading byte order mark -- returns "" for a U+FEFF (two byte tokens, [EF BB] [BF]) if
+ * that is the first character it ever decodes in the process. That made the property fail once in a while on
+ * correct offsets (see the example below); TextEncoder has no state.
+ */
+function checkTokenBoundaries (text: string, boundaries: TokenBoundaries = tokenBoundaries(text)): void {
+  const tokens = encode(text, { disallowedSpecial: new Set() })
+  check(boundaries.joints.length === 0 && boundaries.tokenCount === tokens.length, 'token count')
+  check(boundaries.offsets[0] === 0 && boundaries.offsets.at(-1) === text.length, 'first and last boundary')
+  check(boundaries.tokenIndexes.at(-1) === tokens.length, 'last boundary is after the last token')
+  for (let index = 1; index < boundaries.offsets.length; index++) {
+    const from = boundaries.offsets[index - 1] as number
+    const to = boundaries.offsets[index] as number
+    const stretch = tokens.slice(boundaries.tokenIndexes[index - 1], boundaries.tokenIndexes[index])
+    const expected = utf8.encode(text.slice(from, to))
+    check(to > from && tokenBytes(stretch).equals(expected), `stretch ${from}–${to}`)
+    // A token ending inside the stretch ends inside a character: the next byte continues it (10xxxxxx).
+    let inside = 0
+    for (const token of stretch.slice(0, -1)) {
+      inside += tokenBytes([token]).length
+      check(((expected[inside] as number) & 0xc0) === 0x80, `a boundary inside stretch ${from}–${to} is left out`)
+    }
+  }
+}
+
 const random = seededRandom
 
 const PROSE = ['the', 'customer', 'may', 'return', 'any', 'item', 'within', 'thirty', 'days', 'of', 'delivery', 'and', 'receive',
@@ -106,25 +154,7 @@ function paragraphs (count: number, seed: number): string {
 // --- Properties ------------------------------------------------------------------------------------------------------
 
 t.test('token boundaries map to exact character offsets for any text', async (t) => {
-  // Well-formed text only here: this property compares against gpt-tokenizer's decode, which keeps state between
-  // calls around lone surrogates and so disagrees with itself on rare inputs. jack never chunks lone surrogates (JSON
-  // bodies holding them are refused; the extractors' decoders cannot produce them); the chunk properties below still
-  // include them.
-  property(documentText.map((text) => text.toWellFormed()), (text) => {
-    const boundaries = tokenBoundaries(text)
-    const tokens = encode(text, { disallowedSpecial: new Set() })
-    check(boundaries.joints.length === 0 && boundaries.tokenCount === tokens.length, 'token count')
-    check(boundaries.offsets[0] === 0 && boundaries.offsets.at(-1) === text.length, 'first and last boundary')
-    check(boundaries.tokenIndexes.at(-1) === tokens.length, 'last boundary is after the last token')
-    // Each stretch between consecutive boundaries is whole code points, so it decodes alone to exactly that text
-    // (lone surrogates come back as U+FFFD, as UTF-8 cannot hold them).
-    for (let index = 1; index < boundaries.offsets.length; index++) {
-      const from = boundaries.offsets[index - 1] as number
-      const to = boundaries.offsets[index] as number
-      const decoded = decode(tokens.slice(boundaries.tokenIndexes[index - 1], boundaries.tokenIndexes[index]))
-      check(to > from && decoded === text.slice(from, to).replace(/[\ud800-\udfff]/gu, '\ufffd'), `stretch ${from}–${to}`)
-    }
-  })
+  property(documentText, checkTokenBoundaries)
   t.pass('offsets are exact')
 })
 
@@ -243,6 +273,31 @@ t.test('blank and short texts', async (t) => {
     'special-token markers are plain text')
 })
 
+t.test('token boundaries around a byte order mark, and the text that once failed the offsets property', async (t) => {
+  // U+FEFF is two byte tokens and a boundary falls only after both; lone surrogates are one 3-byte U+FFFD each.
+  for (const text of ['\ufeff', '\ufeffa', 'a\ufeff', '\ufeff\ufeff', '\r\n  \ufeffna\u00efve', 'x\ud800y\udc00', '<|endoftext|>\ufeff']) {
+    t.doesNotThrow(() => checkTokenBoundaries(text), printable(text))
+  }
+  // The check itself catches a shifted offset, a stretch ending inside U+FEFF, and a boundary left out.
+  const start = '\r\n  \ufeffna\u00efve'
+  const right = tokenBoundaries(start)
+  const wrong = (offsets: number[], tokenIndexes: number[]): TokenBoundaries =>
+    ({ ...right, offsets: Int32Array.from(offsets), tokenIndexes: Int32Array.from(tokenIndexes) })
+  t.same([Array.from(right.offsets), Array.from(right.tokenIndexes)], [[0, 2, 4, 5, 7, 8, 10], [0, 1, 2, 4, 5, 6, 7]])
+  t.throws(() => checkTokenBoundaries(start, wrong([0, 2, 4, 6, 7, 8, 10], [0, 1, 2, 4, 5, 6, 7])), { message: 'stretch 4–6' })
+  t.throws(() => checkTokenBoundaries(start, wrong([0, 2, 4, 5, 7, 8, 10], [0, 1, 3, 4, 5, 6, 7])), { message: 'stretch 2–4' })
+  t.throws(() => checkTokenBoundaries(start, wrong([0, 2, 5, 7, 8, 10], [0, 1, 4, 5, 6, 7])),
+    { message: 'a boundary inside stretch 2–5 is left out' })
+  // Seed 1240499842, path "0": U+FEFF at 4 was the first character of this process that gpt-tokenizer's decode()
+  // put through its TextDecoder, which took it for a byte order mark and decoded "" -- the offsets were right.
+  const counterexample = BOM_COUNTEREXAMPLE.join('')
+  t.equal(counterexample.length, 3062)
+  const { offsets, tokenIndexes } = tokenBoundaries(counterexample)
+  t.same([Array.from(offsets.slice(0, 7)), Array.from(tokenIndexes.slice(0, 7))], [Array.from(right.offsets), Array.from(right.tokenIndexes)],
+    'it starts as that text does: CR LF and two spaces a token each, U+FEFF two')
+  t.doesNotThrow(() => checkTokenBoundaries(counterexample), 'offsets are exact')
+})
+
 t.test('options outside the supported range are refused', async (t) => {
   t.throws(() => chunkText('text', { chunkSize: 7, chunkOverlap: 0 }), RangeError)
   t.throws(() => chunkText('text', { chunkSize: 128.5, chunkOverlap: 0 }), RangeError)
@@ -356,3 +411,53 @@ t.test('overlap gives way when a long whitespace run leaves no room for new text
     t.doesNotThrow(() => checkOverlaps(spaced, options, chunkText(spaced, options)), `as much as fits, after a ${run}-token run`)
   }
 })
+
+/** The counterexample of seed 1240499842 (fast-check 4.11.0), exactly. */
+const BOM_COUNTEREXAMPLE = [
+  '\r\n  \u{feff}na\u{ef}ve \u{3b48b} xrgjuothykeqit\'s\u{3000}3.14\u{1f1ef}\u{1f1f5}/\r\n\r\nxovcaejpurchase\tubas',
+  'bdhowr\n\n\u{a7}12\ndays\u{a7}12\r\n\r\nlkxkthsmqfjxthewithin\tna\u{ef}ve\u{2029}don\'t  \u{a0}don\'t \u{a7}12  ',
+  '\r\nokey \u{bb}\u{2029}!/\nan!thirty"IT\'S;http://example.com/a/bIT\'S  may \u{fffd}-prxchwwwnoxf\tname\u{1f44d}',
+  '\u{1f3fd} \u{2029}\u{2}\u{90a62}thirtytheit\'shar\u{30c6}\u{30ad}\u{30b9}\u{30c8}ref  fepy "policy-klaooyrefl-\r',
+  'e.g.name\u{1f1ef}\u{1f1f5} -gqdp3.14U.S.\r\nexmzcybdt\u{3000}key \tcbk)/fhiydfcym\tIT\'Sthirty/purchaseconstruct',
+  'or;\u{a7}12\u{fffd} \n\n\n\n it\'s-it\'sof\u{fffd}\n\n \n \n refthirtyar\u{1f468}\u{200d}\u{1f469}\u{200d}',
+  '\u{1f467}  policy\t2024\r\n\r\n\r\nggavdwy\r\nrefund\u{fffd}\r\r  \r\nthirtyhttp://example.com/a/bxalbcnpfomzy',
+  '\u{2014}\r\n\r\nncirrvjpiiwgry,\u{fffd}may\'2024\te.g.\u{fffd}bi\u{2014}\r\n\u{a7}12na\u{ef}ve( dexnnU.S.\tdon\'',
+  'tioxoy\u{2028} http://example.com/a/b3.14\r\n\n\r\ne.g.U.S.goods\nxons\t \r\n\r\nthe\r\n\r\n;\u{2028}\n\n\n\na',
+  '\u{308}\u{304}xdaysna\u{ef}ve\rit\'s \n \n rkhhdpr\u{a7}12it\'s\r\nsxvhisqiv \n\n\n\nreturnhttp://example.com/a/',
+  'b,\u{5f731}\u{1f817}kt\u{bb}U.S.blxellnnxloleaw uhhttp://example.com/a/b \n \n !\u{2028}don\'t  \u{3000}  \n \n ',
+  '\r\n\r\ndnzkhrkw,\u{fffd}\u{2029}http://example.com/a/bpurchaseCustomersdays \u{41f}\u{440}\u{438}\u{432}\u{435}',
+  '\u{442}\n\n\n\n\u{1d11e}.pqpulpxwuqrefundStra\u{df}ewithin \u{30c6}\u{30ad}\u{30b9}\u{30c8} Customers \u{2029}',
+  '\u{2014}Customers \r\nsgchqodfcawp\u{2029}\r\n?ph\u{bb}...  a\u{308}\u{304}:\u{ff01}\u{ff01}bind  dayssy\u{2019}',
+  ' \n \n  2024,\u{bb}\n\nmayrtbhpoxltzqq\n\n\n\n\u{2028},caf\u{e9}x\u{2028} within\u{2019}\r\nreturn\n\n   \n \n  ',
+  ' \u{3000}days\r\n\r\n\r\n\r\nnouotlvvpotrxqmjimvsthirty.yij\r<|endoftext|>withinhttp://example.com/a/betk\r\nsly',
+  'lfqzaam\t\n\n\n\n \u{a7}12\u{fffd}of\u{a0}rc\n\nrefundseg\u{2019}\r\n\r\nwithin\u{fffd}keywithinit\'s refund\r\n',
+  '\r\n(kbysa   \u{a0}wv  \u{1f1ef}\u{1f1f5}\u{1f389}  \u{301}\n\ne\u{301}\u{2028}\u{3000}juvzqryzan\u{a0}/\r\n ecd',
+  'on\'t\u{3000}Customers\u{fffd}\u{3000}bvrnmgfpe.g.\u{fffd} U.S.va\u{3000}:U.S.e.g.e.g.\n\n\n\n \u{fffd}heqioq \n',
+  ' \n pt \n \n \rCustomersprototypea\r\'\u{a0}e.g.\n\n\n\n na\u{ef}ve\u{2029}\r\n\r\n\u{3000}a\u{6f22}\u{5b57}f...',
+  '\u{34a75},zx\u{fffd}lp\u{fffd}!\u{2029}?\u{fffd}vjhzaqzaogrtdi\n \n \n withinreturn\u{79a43}\u{a28b}\u{f827c}wps',
+  'zokzljau\u{feff}Stra\u{df}e3.14Stra\u{df}e) \n \n http://example.com/a/b,thirty\u{41f}\u{440}\u{438}\u{432}',
+  '\u{435}\u{442}tcp\u{2028}cqxgvyufo \n \n \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}.\u{fffd}\r\n\r\n  \n \n \n',
+  '\ne.g. \u{2019}\u{fffd}\u{a0}it\'stwzCustomerspolicy\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}c(thirty!Customer',
+  'srname \n \n \r\nofbo\u{a7}12znqlfle.g.e.g.\n\n\n\n\u{fbc96}purchase...iofrywStra\u{df}e\n\n\n\nStra\u{df}ekcniq',
+  'hfscz\u{2029}zju \n \n  \n \n \r\n\r\n:\u{508bf}\u{fffd}http://example.com/a/b \n \n :dgvfnzaqihjxcharoirbpvwrsh',
+  'wveit\'sidmwqbj ...\r\n\u{fffd}\u{3000}Stra\u{df}e\r\r \u{428f9}\u{aaecd}\u{b830c}\u{96bec}\t-)deu \t2024 ',
+  '\u{fffd} \u{bb} ;\u{3002}\u{3000}\u{a7}12refundpurchase  hbpmzrxz\u{3000}\rthirtycaf\u{e9}e.g.mayj\u{a7}12\n\r\n',
+  '   thirtyg \n \n :the\n\n\n\n\t\u{a0},!\u{2028}\u{2029}\u{e01}\u{e48}\u{e2d}\u{e19}\t\n\n\u{2029}\u{2028}g\r\nre',
+  'fund"\u{2029} \tvyvStra\u{df}e\r\n\u{447a8}\u{add4c}\u{1b2b9}   IT\'S\u{1f1ef}\u{1f1f5}\tlptcthirty nzy \u{645}',
+  '\u{631}\u{62d}\u{628}\u{627}\n\nkeya 2024\u{1f1ef}\u{1f1f5}a\ndon\'t... \n \n U.S.\u{2014}edays\u{3000}ukoqrztus',
+  'wfqjktryipStra\u{df}e pnlt\rdon\'t\u{fffd}zcwlswiqoxznhttp://example.com/a/b\u{2014}Customersit\'sbopm refund',
+  '\u{10ffeb}\u{e}\u{a1173}\u{dc54f}daysCustomers\t\u{3000} \r\n\r\n\n\n\n\nwithinduzgolwrmay  \u{2028}\u{2014}of',
+  '\u{2029}\u{bb}ofhttp://example.com/a/bthirty thirtythe-\u{bb}uf\u{fffd}daysanzf\u{190da}\u{4e802}jncappl\n\n\n\n',
+  '\r\n\r\n\t\u{bb}3.14 goods \u{bb}dlc:purchase\u{fffd}euvpk\u{2028}\r\ndon\'tcaf\u{e9}qplilwe\u{2019}aurikeypurch',
+  'asevIT\'S return\r\n\u{a0} \n\n Customerse.g.kldswithinjygifcmmj\n\n\n\nreturnckxagmqpejgolit\'s...\u{4e2d}',
+  '\u{6587}\u{53e5}\u{5b50}\u{6f22}\u{5b57}xreturnargume \u{3002}qcywyz,the?(\r\n3.14\u{300d}\r\n\n\n\nStra\u{df}ep',
+  'olicyCustomers\u{3000}refund\t\r\n\r\n\u{2019}may  U.S.\n\n\nvdtohbjobasupcakny\u{2029}-length\u{fffd}\r\n\r\nU.',
+  'S.,x \u{3000}\n\n\n\n\u{bb} pmuvbzyrnmrpolicy\r\nin-don\'t\u{2029}\u{3000}refund\r\n\u{bb}the\n\n   it\'s 3.14 ',
+  '\n \n refund within \n \n qqznombey ofcaf\u{e9}return"\u{a7}12purchase  e.g.  \n \n sosayfyvdon\'tfvpjxrxsvr\n\n',
+  'http://example.com/a/bcallpmefappthe\u{3000}lfcfcxcgkek.theca\u{1f1ef}\u{1f1f5}\tbkeyfst the:maydon\'tu;\n\n\n\n',
+  '\u{3000}\u{3000}   refundawanpolicy\u{fffd}\u{a7}12refcallpolicy    within.\n\n\n\n:nuois\n\ne.g."  \n \n  kvswh',
+  '\n-\'\r\nkzq\ngoodshrexrqyurhfzlhttp://example.com/a/bdon\'tpcxddtvoufkp\r\n\r\n2024wltyscaf\u{e9}IT\'Smenchttp:',
+  '//example.com/a/bcaf\u{e9}\u{4ebdd}2024\u{3000}\u{bb} )\u{5c73d}\u{d7472}of\u{2028}epmyoi\u{2019}frwxwajexage',
+  '\u{2029}\u{2019}\u{fffd}policy\n it\'s"ltlo http://example.com/a/bdon\'tcaf\u{e9}\u{2028}3.14refund-\u{bb}\r\nre',
+  'turn:\nofU.S.c ofuy\nreturn\r\n\r\n\u{2028}caf\u{e9}may'
+]
