@@ -7,11 +7,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { splitSentences } from '../src/answer/sentences.js'
-import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, ROOT, runMain, sleep, withServer, withStorage, type Backend, type Server } from './lib/server.js'
+import { ENCYCLOPEDIA_PATH, loadDataset, type Dataset, type Paragraph, type Question } from './lib/encyclopedia.js'
+import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, runMain, sleep, withServer, withStorage, type Backend, type Server } from './lib/server.js'
+import type { CitationType } from '../src/schemas/query.js'
 
 // The answerer's fixed reply when the documents hold no answer (src/answer/answer-types.ts).
 const NOT_FOUND = 'The documents do not contain an answer to this question.'
-const DATA_PATH = process.env.BENCH_ANSWERS_DATA ?? path.join(ROOT, 'bench', 'data', 'answers', 'encyclopedia.json')
+const DATA_PATH = process.env.BENCH_ANSWERS_DATA ?? ENCYCLOPEDIA_PATH
 const DUMP_PATH = process.env.BENCH_ANSWERS_DUMP === undefined || process.env.BENCH_ANSWERS_DUMP.trim() === '' ? undefined : path.resolve(process.env.BENCH_ANSWERS_DUMP)
 const TOP_K = readInteger('BENCH_TOP_K', 6, 1, 20)
 // Quality, not speed: PostgreSQL only when asked for (BENCH_BACKENDS=postgres or pglite,postgres).
@@ -28,65 +30,6 @@ function readInteger (name: string, fallback: number, min: number, max: number):
   const value = Number(raw)
   if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
   return value
-}
-
-// ---------------------------------------------------------------------------------------------
-// The dataset
-
-interface Paragraph {
-  id: string
-  article: string
-  text: string
-}
-
-interface Question {
-  id: string
-  question: string
-  /** Empty for an unanswerable question. */
-  answers: string[]
-  /** The paragraph holding the answer; undefined for an unanswerable question. */
-  paragraph: Paragraph | undefined
-}
-
-interface Dataset {
-  paragraphs: Paragraph[]
-  answerable: Question[]
-  unanswerable: Question[]
-}
-
-function isStringArray (value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string')
-}
-
-function loadDataset (): Dataset {
-  const raw = JSON.parse(fs.readFileSync(DATA_PATH, 'utf8')) as { articles?: unknown, unanswerable?: unknown }
-  if (!Array.isArray(raw.articles) || !Array.isArray(raw.unanswerable)) throw new Error(`${DATA_PATH}: expected {articles: [...], unanswerable: [...]}`)
-  const seen = new Set<string>()
-  const unique = (id: string): string => {
-    if (seen.has(id)) throw new Error(`${DATA_PATH}: duplicate id "${id}"`)
-    seen.add(id)
-    return id
-  }
-  const dataset: Dataset = { paragraphs: [], answerable: [], unanswerable: [] }
-  for (const article of raw.articles as Array<{ title?: unknown, paragraphs?: unknown }>) {
-    if (typeof article.title !== 'string' || !Array.isArray(article.paragraphs)) throw new Error(`${DATA_PATH}: an article needs a string title and paragraphs`)
-    for (const entry of article.paragraphs as Array<{ id?: unknown, text?: unknown, questions?: unknown }>) {
-      if (typeof entry.id !== 'string' || typeof entry.text !== 'string' || !Array.isArray(entry.questions)) throw new Error(`${DATA_PATH}: a paragraph of "${article.title}" needs string id and text, and questions`)
-      const paragraph: Paragraph = { id: unique(entry.id), article: article.title, text: entry.text }
-      dataset.paragraphs.push(paragraph)
-      for (const question of entry.questions as Array<{ id?: unknown, question?: unknown, answers?: unknown }>) {
-        if (typeof question.id !== 'string' || typeof question.question !== 'string' || !isStringArray(question.answers) || question.answers.length === 0) {
-          throw new Error(`${DATA_PATH}: a question of paragraph ${paragraph.id} needs string id and question and at least one answer`)
-        }
-        dataset.answerable.push({ id: unique(question.id), question: question.question, answers: question.answers, paragraph })
-      }
-    }
-  }
-  for (const question of raw.unanswerable as Array<{ id?: unknown, question?: unknown }>) {
-    if (typeof question.id !== 'string' || typeof question.question !== 'string') throw new Error(`${DATA_PATH}: an unanswerable question needs string id and question`)
-    dataset.unanswerable.push({ id: unique(question.id), question: question.question, answers: [], paragraph: undefined })
-  }
-  return dataset
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,16 +144,7 @@ class KeywordBaseline {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-interface Passage {
-  text: string
-  source: string
-  score: number
-  document_id: string
-  chunk_index: number
-  metadata: Record<string, string>
-  start: number
-  end: number
-}
+type Passage = CitationType
 
 interface QueryResponse {
   answer: string
@@ -611,7 +545,7 @@ function dump (results: readonly BackendResult[], baseline: readonly BaselineRun
 }
 
 async function main (): Promise<number> {
-  const dataset = loadDataset()
+  const dataset = loadDataset(DATA_PATH)
   progress(`${dataset.paragraphs.length} paragraphs, ${dataset.answerable.length} answerable and ${dataset.unanswerable.length} unanswerable questions; backends: ${BACKENDS.join(', ')}`)
   // Every gold answer is verbatim in its paragraph, so a normalisation that loses one would undercount every system.
   const selfCheck = dataset.answerable

@@ -7,11 +7,11 @@
 // throttle answers) and many (what only the argon2 bound answers).
 import { performance } from 'node:perf_hooks'
 import os from 'node:os'
-import { execFileSync, fork } from 'node:child_process'
-import fs from 'node:fs'
+import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { Pool } from 'undici'
+import { cpuSeconds } from './lib/proc.js'
 import { buildIfStale, checkKey, newBootstrapKey, onAbort, pinBenchmark, progress, runMain, sleep, withServer, withStorage } from './lib/server.js'
 
 interface AttackOptions {
@@ -194,33 +194,17 @@ function addTo (rows: Map<string, Row>, label: string, samples: LatencySamples, 
   rows.set(label, row)
 }
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
-/** User + system CPU seconds the process has used so far (0 when it cannot be read). */
-function cpuSeconds (pid: number | undefined): number {
-  if (pid === undefined) return 0
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name, which may itself contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-  } catch {
-    return 0
-  }
+/** User + system CPU seconds the server has used so far (0 when it cannot be read). */
+function serverCpuSeconds (pid: number | undefined): number {
+  return pid === undefined ? 0 : cpuSeconds(pid) ?? 0
 }
 
 /** Runs `work`, returning its result with the server's CPU seconds and the wall seconds it took. */
 async function withCpu<T> (pid: number | undefined, work: () => Promise<T>): Promise<{ result: T, cpu: number, seconds: number }> {
-  const cpuBefore = cpuSeconds(pid)
+  const cpuBefore = serverCpuSeconds(pid)
   const start = performance.now()
   const result = await work()
-  return { result, cpu: cpuSeconds(pid) - cpuBefore, seconds: (performance.now() - start) / 1000 }
+  return { result, cpu: serverCpuSeconds(pid) - cpuBefore, seconds: (performance.now() - start) / 1000 }
 }
 
 async function ingestDocuments (baseUrl: string, key: string): Promise<void> {

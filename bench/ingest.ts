@@ -1,10 +1,11 @@
 // Benchmark: bulk ingest of the BEIR SciFact corpus over HTTP (docs/s, per-document time-to-ready, server peak RSS) and one small document's time-to-ready on an idle server, on PGlite and PostgreSQL.
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import postgres from 'postgres'
+import { Api, type DocumentObject } from './lib/api.js'
+import { cpuSeconds, machineBusySeconds, memoryMiB, postgresCpuSeconds } from './lib/proc.js'
 import { buildIfStale, checkKey, MAINTENANCE_URL, newBootstrapKey, pinBenchmark, progress, readBackends, ROOT, runMain, sleep, withServer, withStorage, type Backend, type Server } from './lib/server.js'
 import { seededRandom } from '../test/helpers/seeded-random.js'
 
@@ -100,123 +101,17 @@ function generateDocuments (count: number): CorpusDocument[] {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-interface DocumentObject {
-  id: string
-  status: 'processing' | 'ready' | 'failed'
-  error_message: string | null
-  chunk_count: number
-}
-
-class Api {
-  constructor (private readonly server: Server, private readonly key: string) {}
-
-  /** One request; an unexpected status or a dead server is an error naming the request. */
-  async request<T> (method: 'GET' | 'POST', url: string, expect: number, body?: unknown): Promise<{ body: T, link: string | null }> {
-    let response: Response
-    try {
-      response = await fetch(`${this.server.baseUrl}${url}`, {
-        method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(60_000)
-      })
-    } catch (error) {
-      // A refused connection usually means the server died; its own last words say why.
-      if (this.server.exitStatus !== undefined) throw new Error(`server exited with code ${String(this.server.exitStatus)} during ${method} ${url}:\n${this.server.outputTail}`)
-      throw new Error(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    const text = await response.text()
-    if (response.status !== expect) throw new Error(`${method} ${url} answered ${response.status} (expected ${expect}): ${text.slice(0, 2000)}`)
-    return { body: JSON.parse(text) as T, link: response.headers.get('link') }
+/** Every document of the org (or of one status), each with the time its page arrived: it had that status by then. */
+async function listAllTimed (api: Api, status?: DocumentObject['status']): Promise<Array<{ document: DocumentObject, at: number }>> {
+  const found: Array<{ document: DocumentObject, at: number }> = []
+  let url: string | undefined = `/v1/documents?limit=1000${status === undefined ? '' : `&status=${status}`}`
+  while (url !== undefined) {
+    const page: { body: DocumentObject[], link: string | null } = await api.request<DocumentObject[]>('GET', url, 200)
+    const at = performance.now()
+    for (const document of page.body) found.push({ document, at })
+    url = page.link === null ? undefined : /<([^>]+)>;\s*rel="next"/.exec(page.link)?.[1]
   }
-
-  /** Every document of the org (or of one status), following the Link header's rel="next" pages. */
-  async listAll (status?: DocumentObject['status']): Promise<Array<{ document: DocumentObject, at: number }>> {
-    const found: Array<{ document: DocumentObject, at: number }> = []
-    let url: string | undefined = `/v1/documents?limit=1000${status === undefined ? '' : `&status=${status}`}`
-    while (url !== undefined) {
-      const page: { body: DocumentObject[], link: string | null } = await this.request<DocumentObject[]>('GET', url, 200)
-      // The page's arrival time: each of its documents had its status by then.
-      const at = performance.now()
-      for (const document of page.body) found.push({ document, at })
-      url = page.link === null ? undefined : /<([^>]+)>;\s*rel="next"/.exec(page.link)?.[1]
-    }
-    return found
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process sampling from /proc (Linux only; other systems get no figures rather than an error)
-
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
-/** User + system CPU seconds a process has used so far. */
-function cpuSeconds (pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name, which may itself contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * CPU seconds of the PostgreSQL processes serving the benchmark: backends connected
- * to `database` plus the shared background ones (postmaster, WAL writer,
- * checkpointer, …). Other databases' backends (say, a test suite's) are left out.
- */
-function postgresCpuSeconds (database: string): number | undefined {
-  let total = 0
-  let seen = false
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let commandLine: string
-    try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue
-      commandLine = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
-    } catch {
-      continue
-    }
-    // A client backend's title names its client: "postgres: 15/main: user db 127.0.0.1(54321) idle".
-    const isClientBackend = /\(\d+\)|\[local\]/.test(commandLine)
-    if (isClientBackend && !commandLine.includes(` ${database} `)) continue
-    const seconds = cpuSeconds(Number(entry))
-    if (seconds !== undefined) {
-      total += seconds
-      seen = true
-    }
-  }
-  return seen ? total : undefined
-}
-
-/** CPU seconds the whole machine has been busy (all CPUs, everything but idle and I/O wait). */
-function machineBusySeconds (): number | undefined {
-  try {
-    const fields = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
-    // user nice system idle iowait irq softirq steal
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
-  } catch {
-    return undefined
-  }
-}
-
-/** A line of /proc/<pid>/status in MiB (VmRSS now, VmHWM the peak so far). */
-function memoryMiB (pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match?.[1] === undefined ? undefined : Number(match[1]) / 1024
-  } catch {
-    return undefined
-  }
+  return found
 }
 
 /** Cluster-wide PostgreSQL counters: requested and timed checkpoints (each makes the next write of every page log a full page image) and WAL written. */
@@ -329,7 +224,7 @@ async function runBulk (api: Api, server: Server, documents: CorpusDocument[], b
   const sweeper = (async () => {
     while (!control.stop) {
       const sweepStart = performance.now()
-      for (const { document, at } of await api.listAll()) {
+      for (const { document, at } of await listAllTimed(api)) {
         if (document.status === 'ready' && !firstReady.has(document.id)) {
           firstReady.set(document.id, at)
           chunkCounts.set(document.id, document.chunk_count)
@@ -366,7 +261,7 @@ async function runBulk (api: Api, server: Server, documents: CorpusDocument[], b
         break
       }
       if (performance.now() - lastProgressAt > STALL_MS) {
-        const processing = await api.listAll('processing')
+        const processing = await listAllTimed(api, 'processing')
         stuck = processing.length
         for (const { document } of processing.slice(0, 10)) stuckDetail.push(JSON.stringify(document))
         progress(`${backend}: STUCK — ${stuck} documents still processing and none finished for ${STALL_MS / 1000} s`)
@@ -383,7 +278,7 @@ async function runBulk (api: Api, server: Server, documents: CorpusDocument[], b
     if (settledAt === undefined) control.stop = true
     await sweeper
 
-    const failed = await api.listAll('failed')
+    const failed = await listAllTimed(api, 'failed')
     const failures = failed.slice(0, 10).map(({ document }) => `${document.id}: ${document.error_message ?? '(no message)'}`)
     const serverCpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
     const postgresCpu = postgresBefore === undefined || postgresAfter === undefined ? undefined : postgresAfter - postgresBefore
@@ -478,7 +373,7 @@ async function runBackend (backend: Backend, key: string, serverCpu: number | un
         if (bulk.wallSeconds !== undefined) {
           await sleep(IDLE_PAUSE_MS)
           const sweepStart = performance.now()
-          await api.listAll()
+          await listAllTimed(api)
           idleSweepMs = performance.now() - sweepStart
           await sleep(IDLE_PAUSE_MS)
           single = await runSingles(api, backend)

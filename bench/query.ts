@@ -7,10 +7,11 @@ import { asOrgId } from '../src/org-id.js'
 import { searchChunks } from '../src/repositories/search.repo.js'
 import { parseFilter } from '../src/retrieval/filters.js'
 import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, runMain, sleep, withServer, withStorage, type Backend, type Storage } from './lib/server.js'
-import {
-  Api, BATCH_SIZE, countDocuments, databaseSettings, formatInt, formatMs, IN_FLIGHT, isEntryPoint, loadCorpus, loadLine, loadTestQueries, openBenchDatabase,
-  percentile, pinningLine, readInteger, rowsOf, settle, submitDocuments, table, tableState, waitUntilProcessed, type CorpusDocument, type IngestDocument, type SearchResult, type TestQuery
-} from './retrieval.js'
+import { Api, BATCH_SIZE, countDocuments, IN_FLIGHT, settle, submitDocuments, waitUntilProcessed, type IngestDocument, type SearchResult } from './lib/api.js'
+import { formatInt, formatMs, isEntryPoint, loadLine, percentile, pinningLine, readInteger, table } from './lib/report.js'
+import { databaseSettings, vacuumAsOwner, loadCorpus, loadTestQueries, openBenchDatabase, tableState, type CorpusDocument, type TestQuery } from './retrieval.js'
+import { rowsOf } from '../src/db/rows.js'
+import { inOrg } from '../src/db/org-scope.js'
 
 const TARGET_CHUNKS = readInteger('BENCH_CHUNKS', 100_000, 1000, 10_000_000)
 const CHUNK_SIZE = readInteger('BENCH_CHUNK_SIZE', 128, 128, 4096)
@@ -231,10 +232,12 @@ interface SqlTiming {
 }
 
 /** A Db whose execute remembers the last statement, so the exact SQL searchChunks ran can be explained. */
+/** The same transaction, remembering the last statement it executed (a Proxy, so inOrg still sees a transaction). */
 function capturing (db: Db): { db: Db, last: () => SQL | undefined } {
   let last: SQL | undefined
-  const wrapper = { execute: async (query: SQL) => { last = query; return await db.execute(query) } }
-  return { db: wrapper as unknown as Db, last: () => last }
+  const execute = async (query: SQL): Promise<unknown> => { last = query; return await db.execute(query) }
+  const wrapper = new Proxy(db, { get: (target, property, receiver) => property === 'execute' ? execute : Reflect.get(target, property, receiver) as unknown })
+  return { db: wrapper, last: () => last }
 }
 
 async function timeSql (database: Database, orgId: string, queries: readonly TestQuery[], scenario: Scenario): Promise<SqlTiming> {
@@ -258,16 +261,19 @@ interface Explained {
 }
 
 async function explain (database: Database, orgId: string, query: string): Promise<Explained> {
-  const { db, last } = capturing(database.db)
-  await searchChunks(db, asOrgId(orgId), { query, filter: parseFilter({}), topK: QUERY_TOP_K })
-  const statement = last()
-  if (statement === undefined) throw new Error('searchChunks ran no statement')
-  const plan = rowsOf<Record<string, string>>(await database.db.execute(sql`explain (analyze, buffers) ${statement}`)).map((row) => Object.values(row)[0] ?? '')
-  const [terms] = rowsOf<{ lexemes: number | string, postings: number | string }>(await database.db.execute(sql`
-    with q as (select lexeme collate "C" as lexeme from unnest(to_tsvector('english', ${query}::text)))
-    select (select count(*) from q) as lexemes,
-           (select count(*) from postings p where p.org_id = ${orgId} and p.lexeme in (select lexeme from q)) as postings`))
-  return { query, lexemes: Number(terms?.lexemes), postings: Number(terms?.postings), plan }
+  // In the organisation's transaction, as jack runs it: row-level security shows nothing outside one.
+  return await inOrg(database.db, asOrgId(orgId), async (tx) => {
+    const { db, last } = capturing(tx)
+    await searchChunks(db, asOrgId(orgId), { query, filter: parseFilter({}), topK: QUERY_TOP_K })
+    const statement = last()
+    if (statement === undefined) throw new Error('searchChunks ran no statement')
+    const plan = rowsOf<Record<string, string>>(await tx.execute(sql`explain (analyze, buffers) ${statement}`)).map((row) => Object.values(row)[0] ?? '')
+    const [terms] = rowsOf<{ lexemes: number | string, postings: number | string }>(await tx.execute(sql`
+      with q as (select lexeme collate "C" as lexeme from unnest(to_tsvector('english', ${query}::text)))
+      select (select count(*) from q) as lexemes,
+             (select count(*) from postings p where p.org_id = ${orgId} and p.lexeme in (select lexeme from q)) as postings`))
+    return { query, lexemes: Number(terms?.lexemes), postings: Number(terms?.postings), plan }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,7 +343,7 @@ async function runBackend (backend: Backend, key: string, serverCpu: number | un
       let explainedVacuumed: Explained | undefined
       if (backend === 'postgres') {
         progress(`${backend}: VACUUM ANALYZE, then the BM25 SQL again`)
-        await database.db.execute(sql`vacuum analyze`)
+        await vacuumAsOwner(storage)
         sqlVacuumed.push(await timeSql(database, result.orgId, queries, unfilteredScenario))
         if (slowest !== undefined) explainedVacuumed = await explain(database, result.orgId, slowest)
       }

@@ -1,35 +1,23 @@
 // Benchmark: retrieval quality through the HTTP API — BEIR SciFact ingested over POST /v1/ingest, its 300 test queries through POST /v1/search (top_k 100): nDCG@10, Recall@100 and latency, against ts_rank_cd / ts_rank OR-query baselines computed in SQL over the same database, on PGlite and PostgreSQL.
 //
-// Also exports the SciFact loading, the small HTTP client and the ingest/wait helpers that bench/query.ts uses.
+// Also exports the SciFact loading and the direct database access that bench/query.ts uses.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client.js'
-import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, ROOT, runMain, sleep, withServer, withStorage, type Backend, type Server, type Storage } from './lib/server.js'
+import { inOrg } from '../src/db/org-scope.js'
+import { rowsOf } from '../src/db/rows.js'
+import { asOrgId } from '../src/org-id.js'
+import { Api, BATCH_SIZE, countDocuments, IN_FLIGHT, settle, submitDocuments, waitUntilProcessed, type SearchResult } from './lib/api.js'
+import { formatInt, formatMs, isEntryPoint, loadLine, percentile, pinningLine, readInteger, table } from './lib/report.js'
+import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, ROOT, runMain, withServer, withStorage, type Backend, type Storage } from './lib/server.js'
 
 export const SCIFACT_DIR = process.env.BENCH_SCIFACT ?? path.resolve(ROOT, '..', 'shared', 'data', 'scifact')
-export const BATCH_SIZE = 50
-export const IN_FLIGHT = 4
 const TOP_K = 100
 const WARM_UP_QUERIES = 20
 const GOAL_NDCG = 0.68
-
-export function readInteger (name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw.trim() === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
-  return value
-}
-
-/** True when `moduleUrl` is the script node was started with (not a module imported by another benchmark). */
-export function isEntryPoint (moduleUrl: string): boolean {
-  const script = process.argv[1]
-  return script !== undefined && path.resolve(script) === fileURLToPath(moduleUrl)
-}
 
 // ---------------------------------------------------------------------------------------------
 // SciFact
@@ -106,175 +94,6 @@ export function rankDocuments (ids: ReadonlyArray<string | undefined>): string[]
 }
 
 // ---------------------------------------------------------------------------------------------
-// Figures
-
-/** Nearest rank: a value that was actually observed. */
-export function percentile (values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
-}
-
-export function formatInt (value: number): string {
-  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '—'
-}
-
-export function formatMs (value: number): string {
-  if (!Number.isFinite(value)) return '—'
-  return value < 10 ? value.toFixed(1) : value.toFixed(0)
-}
-
-/** A Markdown table. */
-export function table (header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)]
-}
-
-export function loadLine (): string {
-  return `Load average at the end (1/5/15 min): ${os.loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${os.cpus().length} CPUs; node ${process.version}.`
-}
-
-export function pinningLine (serverCpu: number | undefined): string {
-  return serverCpu === undefined
-    ? 'NOT pinned (no taskset or fewer than 2 CPUs): server, benchmark client and PostgreSQL share CPUs.'
-    : 'Pinned: server on CPU 0, benchmark client on CPU 1 (PostgreSQL itself unpinned).'
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-export interface DocumentObject {
-  id: string
-  status: 'processing' | 'ready' | 'failed'
-  error_message: string | null
-  chunk_count: number
-  metadata: Record<string, string>
-}
-
-export interface SearchResult {
-  text: string
-  source: string
-  score: number
-  document_id: string
-  chunk_index: number
-  metadata: Record<string, string>
-  start: number
-  end: number
-}
-
-export class Api {
-  constructor (private readonly server: Server, private readonly key: string) {}
-
-  /** One request; an unexpected status or a dead server is an error naming the request. */
-  async request<T> (method: 'GET' | 'POST', url: string, expect: number, body?: unknown): Promise<{ body: T, link: string | null }> {
-    let response: Response
-    try {
-      response = await fetch(`${this.server.baseUrl}${url}`, {
-        method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(120_000)
-      })
-    } catch (error) {
-      if (this.server.exitStatus !== undefined) throw new Error(`server exited with code ${String(this.server.exitStatus)} during ${method} ${url}:\n${this.server.outputTail}`)
-      throw new Error(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    const text = await response.text()
-    if (response.status !== expect) throw new Error(`${method} ${url} answered ${response.status} (expected ${expect}): ${text.slice(0, 2000)}`)
-    return { body: JSON.parse(text) as T, link: response.headers.get('link') }
-  }
-
-  /** Every document of the org (or of one status), following the Link header's rel="next" pages. */
-  async listAll (status?: DocumentObject['status']): Promise<DocumentObject[]> {
-    const found: DocumentObject[] = []
-    let url: string | undefined = `/v1/documents?limit=1000${status === undefined ? '' : `&status=${status}`}`
-    while (url !== undefined) {
-      const page: { body: DocumentObject[], link: string | null } = await this.request<DocumentObject[]>('GET', url, 200)
-      found.push(...page.body)
-      url = page.link === null ? undefined : /<([^>]+)>;\s*rel="next"/.exec(page.link)?.[1]
-    }
-    return found
-  }
-}
-
-export interface IngestDocument {
-  text: string
-  metadata: Record<string, string>
-}
-
-/** POST /v1/ingest in batches of BATCH_SIZE, IN_FLIGHT requests at a time; returns the document IDs in order. */
-export async function submitDocuments (api: Api, documents: readonly IngestDocument[], options: { chunkSize?: number, chunkOverlap?: number } = {}): Promise<string[]> {
-  const ids: string[] = new Array<string>(documents.length)
-  let next = 0
-  const sender = async (): Promise<void> => {
-    while (next < documents.length) {
-      const start = next
-      next += BATCH_SIZE
-      const batch = documents.slice(start, start + BATCH_SIZE)
-      const { body } = await api.request<{ document_ids: string[] }>('POST', '/v1/ingest', 202, {
-        documents: batch,
-        ...(options.chunkSize === undefined ? {} : { chunk_size: options.chunkSize }),
-        ...(options.chunkOverlap === undefined ? {} : { chunk_overlap: options.chunkOverlap })
-      })
-      if (body.document_ids.length !== batch.length) throw new Error(`POST /v1/ingest returned ${body.document_ids.length} IDs for ${batch.length} documents`)
-      body.document_ids.forEach((id, index) => { ids[start + index] = id })
-    }
-  }
-  await Promise.all(Array.from({ length: IN_FLIGHT }, sender))
-  return ids
-}
-
-/** Polls until no document of the org is processing; throws after `timeoutMs`. */
-export async function waitUntilProcessed (api: Api, label: string, timeoutMs: number): Promise<void> {
-  const started = performance.now()
-  let reported = started
-  for (;;) {
-    const { body } = await api.request<DocumentObject[]>('GET', '/v1/documents?status=processing&limit=1', 200)
-    if (body.length === 0) return
-    const now = performance.now()
-    if (now - started > timeoutMs) throw new Error(`${label}: documents still processing after ${Math.round(timeoutMs / 1000)} s`)
-    if (now - reported > 15_000) {
-      progress(`${label}: still processing, ${((now - started) / 1000).toFixed(0)} s`)
-      reported = now
-    }
-    await sleep(250)
-  }
-}
-
-/**
- * Waits out the server's own work after an ingest: on PGlite the worker runs
- * VACUUM (ANALYZE) on the search index once the queue runs dry, and PGlite runs
- * one statement at a time, so a request sent now waits for it. Returns that
- * request's time (PostgreSQL: a plain request's).
- */
-export async function settle (api: Api): Promise<number> {
-  await sleep(1000)
-  const started = performance.now()
-  await api.request<DocumentObject[]>('GET', '/v1/documents?limit=1', 200)
-  return performance.now() - started
-}
-
-export interface OrgCounts {
-  ready: number
-  failed: number
-  processing: number
-  chunks: number
-  failures: string[]
-  documents: DocumentObject[]
-}
-
-/** What GET /v1/documents says the org holds. */
-export async function countDocuments (api: Api): Promise<OrgCounts> {
-  const documents = await api.listAll()
-  const counts: OrgCounts = { ready: 0, failed: 0, processing: 0, chunks: 0, failures: [], documents }
-  for (const document of documents) {
-    counts[document.status]++
-    if (document.status === 'ready') counts.chunks += document.chunk_count
-    if (document.status === 'failed' && counts.failures.length < 10) counts.failures.push(`${document.id}: ${document.error_message ?? '(no message)'}`)
-  }
-  return counts
-}
-
-// ---------------------------------------------------------------------------------------------
 // Opening the benchmark's database directly (PGlite: only once the server has stopped and released the directory)
 
 export async function openBenchDatabase (backend: Backend, storage: Storage): Promise<Database> {
@@ -288,9 +107,19 @@ export async function openBenchDatabase (backend: Backend, storage: Storage): Pr
   return await openDatabase({ databaseUrl, dataDir: '', poolSize: 2, migrate: false })
 }
 
-export function rowsOf<T> (result: unknown): T[] {
-  // postgres.js returns the rows themselves; PGlite wraps them in { rows }.
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
+/**
+ * VACUUM ANALYZE of a PostgreSQL benchmark database as its owner: jack's own
+ * connections serve as jack_app, which owns no table and so may not vacuum one.
+ */
+export async function vacuumAsOwner (storage: Storage): Promise<void> {
+  const databaseUrl = storage.env.DATABASE_URL
+  if (databaseUrl === undefined) throw new Error('PostgreSQL storage without DATABASE_URL')
+  const owner = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+  try {
+    await owner.unsafe('vacuum analyze')
+  } finally {
+    await owner.end()
+  }
 }
 
 /** Visibility and vacuum state of the search tables: PGlite never vacuums or analyses by itself, PostgreSQL's autovacuum may have by now. */
@@ -349,10 +178,13 @@ async function evaluate (label: string, queries: readonly TestQuery[], ranker: R
   return { label, ndcg: ndcg / queries.length, recall: recall / queries.length, latencies, empty }
 }
 
-/** PostgreSQL's own full-text ranking over the chunks: the query's lexemes ORed, matched through the GIN index on tsv, best TOP_K chunks. */
+/**
+ * PostgreSQL's own full-text ranking over the chunks: the query's lexemes ORed, matched through the GIN index on tsv,
+ * best TOP_K chunks. Run as jack runs its own queries: in the organisation's transaction, under row-level security.
+ */
 function tsRanker (database: Database, orgId: string, rank: 'ts_rank_cd' | 'ts_rank'): Ranker {
   const rankFunction = sql.raw(rank)
-  return async (query) => rowsOf<{ doc_id: string | null }>(await database.db.execute(sql`
+  return async (query) => rowsOf<{ doc_id: string | null }>(await inOrg(database.db, asOrgId(orgId), async (tx) => await tx.execute(sql`
     with q as materialized (select replace(plainto_tsquery('english', ${query.text}::text)::text, '&', '|')::tsquery as q)
     select d.metadata ->> 'doc_id' as doc_id
     from q
@@ -360,7 +192,7 @@ function tsRanker (database: Database, orgId: string, rank: 'ts_rank_cd' | 'ts_r
     join documents d on d.org_id = c.org_id and d.id = c.document_id
     where c.org_id = ${orgId} and d.status = 'ready' and c.tsv @@ q.q
     order by ${rankFunction}(c.tsv, q.q) desc, d.seq, c.chunk_index
-    limit ${TOP_K}`)).map((row) => row.doc_id ?? undefined)
+    limit ${TOP_K}`))).map((row) => row.doc_id ?? undefined)
 }
 
 interface BackendResult {

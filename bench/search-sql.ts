@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { openDatabase, type Database } from '../src/db/client.js'
+import { inOrg } from '../src/db/org-scope.js'
+import { rowsOf } from '../src/db/rows.js'
+import { SERVING_ROLE } from '../src/db/serving-role.js'
 import { chunkText } from '../src/ingest/chunker.js'
 import { deleteDocument, insertDocuments } from '../src/repositories/documents.repo.js'
 import { claimNextJob, finishJob, type NewChunk } from '../src/repositories/ingest-jobs.repo.js'
@@ -51,10 +54,6 @@ function readBackends (): Backend[] {
 
 function progress (message: string): void {
   process.stderr.write(`bench: ${message}\n`)
-}
-
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,13 +101,33 @@ function loadQueries (): Query[] {
 // ---------------------------------------------------------------------------------------------
 // Storage: a fresh PGlite directory or PostgreSQL database, removed afterwards
 
-async function withDatabase<T> (backend: Backend, work: (database: Database) => Promise<T>): Promise<T> {
+/**
+ * Runs statements only the tables' owner may (ALTER TABLE … TRIGGER; ANALYZE and
+ * VACUUM of every table): openDatabase's connections serve as jack_app, which
+ * owns no table (drizzle/0007_row_level_security.sql).
+ */
+type AsOwner = (statements: readonly string[]) => Promise<void>
+
+async function withDatabase<T> (backend: Backend, work: (database: Database, asOwner: AsOwner) => Promise<T>): Promise<T> {
   if (backend === 'pglite') {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jack-bench-search-'))
     try {
       const database = await openDatabase({ dataDir })
+      // PGlite has one connection and one user, a superuser that owns the
+      // tables; openDatabase SETs ROLE jack_app on it. Dropping back to the
+      // owner for a few statements and setting the role again is safe only
+      // because this script runs one statement at a time: nothing else can
+      // use the connection while it is the superuser.
+      const asOwner: AsOwner = async (statements) => {
+        await database.db.execute(sql`reset role`)
+        try {
+          for (const statement of statements) await database.db.execute(sql.raw(statement))
+        } finally {
+          await database.db.execute(sql.raw(`set role ${SERVING_ROLE}`))
+        }
+      }
       try {
-        return await work(database)
+        return await work(database, asOwner)
       } finally {
         await database.close()
       }
@@ -123,9 +142,21 @@ async function withDatabase<T> (backend: Backend, work: (database: Database) => 
     try {
       const url = new URL(MAINTENANCE_URL)
       url.pathname = `/${name}`
-      const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolSize: 2 })
+      const databaseUrl = url.toString()
+      const database = await openDatabase({ databaseUrl, dataDir: '', poolSize: 2 })
+      // The URL openDatabase was given logs in as the owner (it migrated with
+      // it); jack's pool logs in as jack_app instead, so the owner's statements
+      // go over a connection of their own.
+      const asOwner: AsOwner = async (statements) => {
+        const owner = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+        try {
+          for (const statement of statements) await owner.unsafe(statement)
+        } finally {
+          await owner.end({ timeout: 5 })
+        }
+      }
       try {
-        return await work(database)
+        return await work(database, asOwner)
       } finally {
         await database.close()
       }
@@ -190,8 +221,8 @@ async function deleteAll (db: Database['db'], orgId: OrgId, documentIds: Iterabl
   return { documents, seconds: (performance.now() - started) / 1000 }
 }
 
-async function setSearchTriggers (db: Database['db'], enabled: boolean): Promise<void> {
-  for (const name of SEARCH_TRIGGERS) await db.execute(sql.raw(`alter table chunks ${enabled ? 'enable' : 'disable'} trigger ${name}`))
+async function setSearchTriggers (asOwner: AsOwner, enabled: boolean): Promise<void> {
+  await asOwner(SEARCH_TRIGGERS.map((name) => `alter table chunks ${enabled ? 'enable' : 'disable'} trigger ${name}`))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,16 +235,19 @@ function bm25Ranker (database: Database, orgId: OrgId): Ranker {
     .map((hit) => ({ scifactId: hit.metadata.scifact_id ?? '' }))
 }
 
-/** PostgreSQL's own full-text ranking: the query's lexemes ORed, matched through the GIN index, ordered by ts_rank. */
+/**
+ * PostgreSQL's own full-text ranking: the query's lexemes ORed, matched through the GIN index, ordered by ts_rank.
+ * In the organisation's transaction, as searchChunks runs: row-level security shows nothing outside one.
+ */
 function tsRankRanker (database: Database, orgId: OrgId): Ranker {
-  return async (query) => rowsOf<{ scifact_id: string }>(await database.db.execute(sql`
+  return async (query) => rowsOf<{ scifact_id: string }>(await inOrg(database.db, orgId, async (tx) => await tx.execute(sql`
     with q as (select replace(plainto_tsquery('english', ${query}::text)::text, ' & ', ' | ')::tsquery as q)
     select d.metadata ->> 'scifact_id' as scifact_id
     from q, chunks c
     join documents d on d.org_id = c.org_id and d.id = c.document_id
     where c.org_id = ${orgId} and d.status = 'ready' and c.tsv @@ q.q
     order by ts_rank(c.tsv, q.q) desc, d.seq, c.chunk_index
-    limit ${TOP_K}`)).map((row) => ({ scifactId: row.scifact_id }))
+    limit ${TOP_K}`))).map((row) => ({ scifactId: row.scifact_id }))
 }
 
 /** Documents in the order of their best chunk. */
@@ -280,7 +314,7 @@ interface BackendResult {
 const STATES = ['as ingested', 'after ANALYZE', 'after VACUUM ANALYZE'] as const
 
 async function runBackend (backend: Backend, corpus: CorpusDocument[], queries: Query[]): Promise<BackendResult> {
-  return await withDatabase(backend, async (database) => {
+  return await withDatabase(backend, async (database, asOwner) => {
     const { db } = database
     progress(`${backend}: warming up`)
     const warmOrg = await createOrg(db, 'warm-up')
@@ -288,22 +322,24 @@ async function runBackend (backend: Backend, corpus: CorpusDocument[], queries: 
     await deleteAll(db, warmOrg.id, warm.documentIds.keys())
 
     progress(`${backend}: ingesting without the search triggers`)
-    await setSearchTriggers(db, false)
+    await setSearchTriggers(asOwner, false)
     const plainOrg = await createOrg(db, 'without postings')
     const ingestWithout = await ingest(db, plainOrg.id, corpus, COPIES)
     const deleteWithout = await deleteAll(db, plainOrg.id, ingestWithout.documentIds.keys())
-    await setSearchTriggers(db, true)
+    await setSearchTriggers(asOwner, true)
 
     progress(`${backend}: ingesting with postings and statistics`)
     const org = await createOrg(db, 'scifact')
     const ingestWith = await ingest(db, org.id, corpus, COPIES)
-    const [counts] = rowsOf<{ postings: number | string }>(await db.execute(sql`select count(*) as postings from postings where org_id = ${org.id}`))
+    const [counts] = rowsOf<{ postings: number | string }>(await inOrg(db, org.id, async (tx) => await tx.execute(sql`select count(*) as postings from postings where org_id = ${org.id}`)))
+    if (!(Number(counts?.postings) > 0)) throw new Error(`the organisation shows ${String(counts?.postings)} postings after ingesting (row-level security hiding them?)`)
 
     const bm25: Evaluation[] = []
     const tsRank: Evaluation[] = []
     for (const state of STATES) {
-      if (state === 'after ANALYZE') await db.execute(sql`analyze`)
-      if (state === 'after VACUUM ANALYZE') await db.execute(sql`vacuum analyze`)
+      // As the owner: jack_app may not on PostgreSQL 15, and on PGlite (MAINTAIN) would still skip the system catalogs.
+      if (state === 'after ANALYZE') await asOwner(['analyze'])
+      if (state === 'after VACUUM ANALYZE') await asOwner(['vacuum analyze'])
       progress(`${backend}: ${queries.length} queries ${state}`)
       bm25.push(await evaluate(bm25Ranker(database, org.id), queries))
       tsRank.push(await evaluate(tsRankRanker(database, org.id), queries))
@@ -311,12 +347,15 @@ async function runBackend (backend: Backend, corpus: CorpusDocument[], queries: 
 
     progress(`${backend}: deleting with postings and statistics`)
     const deleteWith = await deleteAll(db, org.id, ingestWith.documentIds.keys())
-    const [left] = rowsOf<{ postings: number | string, chunks: number | string, length: number | string }>(await db.execute(sql`
-      select (select count(*) from postings) as postings,
-             (select coalesce(sum(chunk_count), 0) from org_chunk_stats) as chunks,
-             (select coalesce(sum(total_length), 0) from org_chunk_stats) as length`))
-    if (Number(left?.postings) !== 0 || Number(left?.chunks) !== 0 || Number(left?.length) !== 0) {
-      throw new Error(`after deleting every document: ${JSON.stringify(left)} (expected no postings and zero statistics)`)
+    // Each organisation in its own transaction: outside one, row-level security would show no rows and the check would pass on nothing.
+    for (const orgId of [warmOrg.id, plainOrg.id, org.id]) {
+      const [left] = rowsOf<{ postings: number | string, chunks: number | string, length: number | string }>(await inOrg(db, orgId, async (tx) => await tx.execute(sql`
+        select (select count(*) from postings) as postings,
+               (select coalesce(sum(chunk_count), 0) from org_chunk_stats) as chunks,
+               (select coalesce(sum(total_length), 0) from org_chunk_stats) as length`)))
+      if (Number(left?.postings) !== 0 || Number(left?.chunks) !== 0 || Number(left?.length) !== 0) {
+        throw new Error(`after deleting every document of org ${orgId}: ${JSON.stringify(left)} (expected no postings and zero statistics)`)
+      }
     }
     return {
       backend,

@@ -1,11 +1,12 @@
 // Shared benchmark plumbing: build dist if stale, CPU pinning, fresh PGlite/PostgreSQL storage, the spawned server, and clean-up on exit or signal.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import postgres from 'postgres'
 
 export type Backend = 'pglite' | 'postgres'
@@ -111,6 +112,25 @@ export function newBootstrapKey (): string {
   return `jack_${randomBytes(24).toString('hex')}`
 }
 
+/** The environment for a jack process: this one's, without jack's own settings (whatever the caller's shell has set must not leak into a case that sets them differently), plus `env`. */
+function jackEnv (env: Record<string, string>): NodeJS.ProcessEnv {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env }
+  for (const name of Object.keys(childEnv)) {
+    if (['DATABASE_URL', 'REDIS_URL', 'RATE_LIMIT_PER_MINUTE'].includes(name) || name.startsWith('JACK_')) delete childEnv[name]
+  }
+  return Object.assign(childEnv, env)
+}
+
+const execFileAsync = promisify(execFile)
+
+/** `jack orgs create <name>` with the compiled CLI, as an operator would, on the storage `env` names; returns the new organisation and its first key. */
+export async function createOrg (env: Record<string, string>, name: string): Promise<{ orgId: string, key: string }> {
+  const { stdout } = await execFileAsync(process.execPath, [SERVER_ENTRY, 'orgs', 'create', name], { cwd: ROOT, env: jackEnv({ LOG_LEVEL: 'warn', ...env }) })
+  const parsed = JSON.parse(stdout) as { org_id?: unknown, key?: unknown }
+  if (typeof parsed.org_id !== 'string' || typeof parsed.key !== 'string') throw new Error(`jack orgs create printed an unexpected result: ${stdout}`)
+  return { orgId: parsed.org_id, key: parsed.key }
+}
+
 // Warn and above; a warning during a run (say, failing background writes) makes its numbers suspect.
 const WARN_LEVEL = 40
 // Enough to show what went wrong without a chatty server growing the benchmark's memory.
@@ -147,14 +167,9 @@ export class Server {
   /** Starts `node dist/src/cli.js serve` on a free port, optionally pinned to one CPU, and waits for /readyz. */
   static async start (env: Record<string, string>, pinCpu: number | undefined): Promise<Server> {
     const port = await freePort()
-    const childEnv: NodeJS.ProcessEnv = { ...process.env }
-    // Whatever the caller's shell has set must not leak into a case that sets them differently.
-    for (const name of Object.keys(childEnv)) {
-      if (['DATABASE_URL', 'REDIS_URL', 'RATE_LIMIT_PER_MINUTE'].includes(name) || name.startsWith('JACK_')) delete childEnv[name]
-    }
     // Benchmarks drive one organisation far past 60 requests a minute, so the
     // rate limit is off unless a case sets RATE_LIMIT_PER_MINUTE itself.
-    Object.assign(childEnv, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0' }, env)
+    const childEnv = jackEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0', ...env })
     const [command, args] = pinCpu === undefined
       ? [process.execPath, [SERVER_ENTRY, 'serve']]
       : ['taskset', ['-c', String(pinCpu), process.execPath, SERVER_ENTRY, 'serve']]
