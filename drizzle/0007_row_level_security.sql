@@ -119,6 +119,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT EXISTS (SELECT 1 FROM public.orgs)
 $$;
 --> statement-breakpoint
+-- Giving a function away needs membership in the new owner and, for a
+-- non-superuser, the new owner's CREATE on the schema: what a managed
+-- service's administrator role (CREATEROLE, not superuser) must grant itself.
+-- jack_system keeps no CREATE once it owns the functions.
+GRANT jack_system TO CURRENT_USER;
+--> statement-breakpoint
+GRANT CREATE ON SCHEMA public TO jack_system;
+--> statement-breakpoint
 DO $$
 DECLARE
   definer text;
@@ -129,3 +137,5 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO jack_app', definer);
   END LOOP;
 END $$;
+--> statement-breakpoint
+REVOKE CREATE ON SCHEMA public FROM jack_system;

@@ -6,12 +6,16 @@ import postgres from 'postgres'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { call } from '../helpers/client.js'
 import { waitForDocument } from '../helpers/documents.js'
-import { testDatabaseUrl, urlForDatabase } from '../helpers/template.js'
+import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/template.js'
 import { openDatabase, type Db } from '../../src/db/client.js'
 import { inOrg, OrgScopeError } from '../../src/db/org-scope.js'
 import { rowsOf } from '../../src/db/rows.js'
 import { ServingRoleError } from '../../src/db/serving-role.js'
 import { insertDocuments } from '../../src/repositories/documents.repo.js'
+import { findApiKeyCandidates } from '../../src/repositories/api-keys.repo.js'
+import { claimNextJob } from '../../src/repositories/ingest-jobs.repo.js'
+import { createOrg } from '../../src/repositories/orgs.repo.js'
+import { createApiKey } from '../../src/keys/api-key.js'
 import type { OrgId } from '../../src/org-id.js'
 
 /** Every table of the public schema holds tenant data; a table that does not would be named here, on purpose. */
@@ -193,4 +197,34 @@ t.test('PostgreSQL: an explicit serving login is made a member of jack_app; a su
   }
   await t.rejects(openDatabase({ databaseUrl: urlForDatabase(ownerUrl, new URL(ownerUrl).pathname.slice(1)), migrationUrl: ownerUrl, dataDir: '', poolSize: 1 }),
     ServingRoleError, 'serving as the superuser is refused at start-up')
+})
+
+t.test('PostgreSQL: an owner that is no superuser (a managed service\'s administrator: CREATEROLE, CREATEDB) migrates and serves', { skip: testDatabaseUrl === undefined ? 'PostgreSQL only' : false }, async (t) => {
+  const serverUrl = testDatabaseUrl as string
+  const suffix = randomBytes(4).toString('hex')
+  const owner = `jack_test_owner_${suffix}`
+  const name = `jack_test_owned_${suffix}`
+  const admin = adminConnection(serverUrl)
+  await admin.unsafe(`create role ${owner} login createrole createdb nosuperuser`)
+  await admin.unsafe(`create database ${name} owner ${owner}`)
+  t.teardown(async () => {
+    await admin.unsafe(`drop database if exists ${name} with (force)`)
+    await admin.unsafe(`drop role if exists ${owner}`)
+    await admin.end()
+  })
+  const ownerUrl = new URL(urlForDatabase(serverUrl, name))
+  ownerUrl.username = owner
+  const database = await openDatabase({ databaseUrl: ownerUrl.toString(), dataDir: '', poolSize: 2 })
+  try {
+    const org = await createOrg(database.db, 'managed')
+    const { record } = await createApiKey(database.db, org.id, 'first')
+    await insertDocuments(database.db, org.id, [{ document: { sourceType: 'text', filename: null, format: null, metadata: {}, chunkSize: 512, chunkOverlap: 64 }, payload: { text: 'hello' } }])
+    t.same((await findApiKeyCandidates(database.db, record.prefix)).map((candidate) => candidate.id), [record.id], 'the key lookup crosses organisations through jack_system')
+    t.equal((await claimNextJob(database.db, 'w', 60_000))?.orgId, org.id, 'and so does the job claim')
+    t.same(await visibleOrgs(database.db, ['documents']), { documents: [] }, 'while the serving role sees no tenant row unscoped')
+    const [role] = await rows<{ user: string }>(database.db, sql`select current_user as user`)
+    t.same(role, { user: 'jack_app' })
+  } finally {
+    await database.close()
+  }
 })
