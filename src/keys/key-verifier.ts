@@ -6,7 +6,7 @@ import type { OrgId } from '../org-id.js'
 import { findApiKeyCandidates, KEY_REVOKED_CHANNEL, touchApiKey } from '../repositories/api-keys.repo.js'
 import { API_KEY_PATTERN, keyPrefix } from './api-key.js'
 import { Argon2Workers } from './argon2-workers.js'
-import { QueueFullError, Semaphore } from './semaphore.js'
+import { Semaphore } from './semaphore.js'
 
 export type Verification =
   | { outcome: 'valid', orgId: OrgId, keyId: string }
@@ -107,20 +107,14 @@ export class KeyVerifier {
   async verify (key: string): Promise<Verification> {
     const cached = this.cached(key)
     if (cached !== undefined) return cached
-    // Checked first so that, in a flood, a refusal costs no exception either.
-    if (this.argon2Slots.full) {
+    // The slot covers the prefix lookup as well as argon2: a flood makes at most
+    // concurrency + queue lookups at once, and past the queue it costs no SQL either.
+    const verifying = this.argon2Slots.tryRun(async () => await this.verifyUncached(key))
+    if (verifying === undefined) {
       this.stats.argon2Refusals++
       return { outcome: 'busy' }
     }
-    try {
-      // The slot covers the prefix lookup as well as argon2: a flood makes at most
-      // concurrency + queue lookups at once, and past the queue it costs no SQL either.
-      return await this.argon2Slots.run(async () => await this.verifyUncached(key))
-    } catch (error) {
-      if (!(error instanceof QueueFullError)) throw error
-      this.stats.argon2Refusals++
-      return { outcome: 'busy' }
-    }
+    return await verifying
   }
 
   private async verifyUncached (key: string): Promise<Verification> {

@@ -1,9 +1,5 @@
 // Bounds how many of a costly task run at once, with a bounded queue behind them: past the queue, callers are refused at once instead of waiting.
 
-export class QueueFullError extends Error {
-  override name = 'QueueFullError'
-}
-
 export class Semaphore {
   private running = 0
   private peakRunning = 0
@@ -28,17 +24,21 @@ export class Semaphore {
     return this.waiting.length
   }
 
-  /** True when `run` would refuse now: every slot taken and the queue full. */
-  get full (): boolean {
-    return this.running >= this.concurrency && this.waiting.length >= this.queueLimit
+  /**
+   * Runs `task` when a slot is free, queued behind the running ones. When every
+   * slot is taken and the queue is full it returns undefined at once, without
+   * starting the task: a refusal costs no promise and no exception.
+   */
+  tryRun<T> (task: () => Promise<T>): Promise<T> | undefined {
+    if (this.running >= this.concurrency && this.waiting.length >= this.queueLimit) return undefined
+    return this.runAdmitted(task)
   }
 
-  /** Runs `task` when a slot is free; throws QueueFullError at once when every slot is taken and the queue is full. */
-  async run<T> (task: () => Promise<T>): Promise<T> {
+  /** Takes a slot, or a place in the queue, synchronously (before its first await), so concurrent callers are counted in order. */
+  private async runAdmitted<T> (task: () => Promise<T>): Promise<T> {
     if (this.running < this.concurrency) {
       this.running++
     } else {
-      if (this.waiting.length >= this.queueLimit) throw new QueueFullError('every slot is taken and the queue is full')
       // The finishing task hands its slot straight over, so `running` stays counted.
       await new Promise<void>((resolve) => { this.waiting.push(resolve) })
     }
