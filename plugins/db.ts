@@ -1,7 +1,7 @@
 // Opens (or adopts) the database, exposes it as app.database / app.db, and closes it with the app.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { openDatabase, type Database, type Db } from '../src/db/client.js'
+import { databaseOptions, openDatabase, type Database, type Db } from '../src/db/client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,12 +22,7 @@ export interface DbPluginOptions {
 }
 
 export default fp<DbPluginOptions>(async (app, options) => {
-  const database = options.database ?? await openDatabase({
-    databaseUrl: app.config.databaseUrl,
-    migrationUrl: app.config.databaseMigrationUrl,
-    dataDir: app.config.dataDir,
-    poolSize: app.config.databasePoolSize
-  })
+  const database = options.database ?? await openDatabase(databaseOptions(app.config))
   app.decorate('database', database)
   app.decorate('db', database.db)
 

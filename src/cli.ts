@@ -2,7 +2,7 @@
 // The `jack` command: serve (default), migrate, orgs create, keys create — with the server's own configuration.
 import { parseArgs } from 'node:util'
 import { loadConfig, type Config } from './config.js'
-import { openDatabase, type Database } from './db/client.js'
+import { databaseOptions, openDatabase, type Database } from './db/client.js'
 import { createApiKey } from './keys/api-key.js'
 import { createOrg, findOrg } from './repositories/orgs.repo.js'
 import { asOrgId } from './org-id.js'
@@ -24,7 +24,7 @@ class CommandError extends Error {}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 async function withDatabase<T> (config: Config, work: (database: Database) => Promise<T>): Promise<T> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir, poolSize: 2 })
+  const database = await openDatabase(databaseOptions(config, 2))
   try {
     return await work(database)
   } finally {

@@ -83,9 +83,9 @@ function readUrl (env: Env, name: string): string | undefined {
   return raw
 }
 
-function readMigrationUrl (env: Env): string | undefined {
+function readMigrationUrl (env: Env, databaseUrl: string | undefined): string | undefined {
   const url = readUrl(env, 'DATABASE_MIGRATION_URL')
-  if (url !== undefined && readUrl(env, 'DATABASE_URL') === undefined) {
+  if (url !== undefined && databaseUrl === undefined) {
     throw new ConfigError('DATABASE_MIGRATION_URL needs DATABASE_URL: it is the owner\'s login to a PostgreSQL database that DATABASE_URL serves from')
   }
   return url
@@ -183,11 +183,12 @@ export function loadConfig (env: Env = process.env): Config {
     throw new ConfigError('JACK_BOOTSTRAP_KEY must be "jack_" followed by 48 lowercase hex characters')
   }
   const host = env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST
+  const databaseUrl = readUrl(env, 'DATABASE_URL')
   return {
     port: readInteger(env, 'PORT', 8080, 0, 65535),
     host,
-    databaseUrl: readUrl(env, 'DATABASE_URL'),
-    databaseMigrationUrl: readMigrationUrl(env),
+    databaseUrl,
+    databaseMigrationUrl: readMigrationUrl(env, databaseUrl),
     dataDir: path.resolve(env.JACK_DATA_DIR === undefined || env.JACK_DATA_DIR === '' ? './data' : env.JACK_DATA_DIR),
     logLevel: logLevel as Config['logLevel'],
     bootstrapKey,

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { ensureDefaultOrg, formatBootstrapMessage } from './bootstrap.js'
 import { DataDirInUseError } from './db/data-dir-lock.js'
 import { ServingRoleError } from './db/serving-role.js'
-import { openDatabase } from './db/client.js'
+import { databaseOptions, openDatabase } from './db/client.js'
 import { IngestWorker, workerOptionsFrom } from './ingest/worker.js'
 import { pino } from 'pino'
 
@@ -35,7 +35,7 @@ export async function startServer (config: Config): Promise<FastifyInstance> {
 export async function startWorker (config: Config): Promise<void> {
   if (config.workers === 0) throw new ConfigError('JACK_WORKERS must be at least 1 for `jack worker`')
   const log = pino({ level: config.logLevel })
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize })
+  const database = await openDatabase(databaseOptions(config))
   const worker = new IngestWorker(database, workerOptionsFrom(config, log))
   await worker.start()
   log.info({ workers: config.workers, id: worker.id }, 'ingest worker started')

@@ -13,6 +13,7 @@ import * as schema from './schema.js'
 import { lockDataDir } from './data-dir-lock.js'
 import { checkServingRole, derivedServingPassword, passwordOf, SERVING_ROLE } from './serving-role.js'
 import { packageRoot } from '../package-root.js'
+import type { Config } from '../config.js'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
@@ -207,6 +208,11 @@ async function openPostgres (url: string, options: OpenOptions): Promise<Databas
       await client.end({ timeout: 5 })
     }
   }
+}
+
+/** The options jack's configuration gives: the same for `jack serve`, `jack worker` and the CLI, but for the pool size. */
+export function databaseOptions (config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir' | 'databasePoolSize'>, poolSize = config.databasePoolSize): OpenOptions {
+  return { databaseUrl: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir, poolSize }
 }
 
 export async function openDatabase (options: OpenOptions): Promise<Database> {

@@ -71,24 +71,22 @@ export async function scheduleRetry (db: Db, orgId: OrgId, documentId: string, w
 }
 
 export async function loadPayload (db: Db, orgId: OrgId, documentId: string): Promise<StoredPayload | undefined> {
-  return await inOrg(db, orgId, async (tx) => await readPayload(tx, orgId, documentId))
-}
-
-async function readPayload (db: Db, orgId: OrgId, documentId: string): Promise<StoredPayload | undefined> {
-  const [document] = await db.select({
-    sourceType: documents.sourceType,
-    filename: documents.filename,
-    format: documents.format,
-    chunkSize: documents.chunkSize,
-    chunkOverlap: documents.chunkOverlap
-  }).from(documents).where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-  if (document === undefined) return undefined
-  const parts = await db.select().from(documentPayloads)
-    .where(and(eq(documentPayloads.orgId, orgId), eq(documentPayloads.documentId, documentId)))
-    .orderBy(asc(documentPayloads.part))
-  const first = parts[0]
-  const bytes = parts.some((part) => part.bytes !== null) ? Buffer.concat(parts.map((part) => part.bytes ?? Buffer.alloc(0))) : null
-  return { ...document, text: first?.text ?? null, url: first?.url ?? null, bytes }
+  return await inOrg(db, orgId, async (tx) => {
+    const [document] = await tx.select({
+      sourceType: documents.sourceType,
+      filename: documents.filename,
+      format: documents.format,
+      chunkSize: documents.chunkSize,
+      chunkOverlap: documents.chunkOverlap
+    }).from(documents).where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+    if (document === undefined) return undefined
+    const parts = await tx.select().from(documentPayloads)
+      .where(and(eq(documentPayloads.orgId, orgId), eq(documentPayloads.documentId, documentId)))
+      .orderBy(asc(documentPayloads.part))
+    const first = parts[0]
+    const bytes = parts.some((part) => part.bytes !== null) ? Buffer.concat(parts.map((part) => part.bytes ?? Buffer.alloc(0))) : null
+    return { ...document, text: first?.text ?? null, url: first?.url ?? null, bytes }
+  })
 }
 
 export type Outcome = 'done' | 'gone'
