@@ -34,15 +34,12 @@ export interface ServingRoleFacts {
 
 /** Refuses a serving connection that row-level security would not bind. */
 export function checkServingRole (facts: ServingRoleFacts): void {
-  const problem = facts.superuser
-    ? 'is a superuser'
-    : facts.bypassesRls
-      ? 'has BYPASSRLS'
-      : facts.ownsTables > 0
-        ? `owns ${facts.ownsTables} of jack's tables`
-        : !facts.member
-            ? `is not a member of ${SERVING_ROLE}`
-            : undefined
+  const problem = ([
+    [facts.superuser, 'is a superuser'],
+    [facts.bypassesRls, 'has BYPASSRLS'],
+    [facts.ownsTables > 0, `owns ${facts.ownsTables} of jack's tables`],
+    [!facts.member, `is not a member of ${SERVING_ROLE}`]
+  ] as const).find(([applies]) => applies)?.[1]
   if (problem !== undefined) {
     throw new ServingRoleError(`DATABASE_URL logs in as "${facts.user}", which ${problem}: jack serves as a role that row-level security binds. ` +
       `Set DATABASE_MIGRATION_URL to the owner's URL and DATABASE_URL to a login that is a member of ${SERVING_ROLE} (GRANT ${SERVING_ROLE} TO <login>), ` +
