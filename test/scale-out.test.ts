@@ -8,9 +8,11 @@ import postgres from 'postgres'
 import { Client, request } from 'undici'
 import { chunkText } from '../src/ingest/chunker.js'
 import { generateApiKey } from '../src/keys/api-key.js'
+import { createOrgWithKey } from './helpers/app.js'
 import { createTestDatabase } from './helpers/database.js'
 import { multipartBody } from './helpers/documents.js'
-import { jackEnv, runJack, spawnJack, startServe, type JackProcess, type RunningServer } from './helpers/processes.js'
+import { withinMs } from './helpers/llm-server.js'
+import { jackEnv, spawnJack, startServe, type JackProcess, type RunningServer } from './helpers/processes.js'
 import { testDatabaseUrl } from './helpers/template.js'
 
 const onPglite = testDatabaseUrl === undefined
@@ -107,6 +109,11 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
   const testDatabase = await createTestDatabase(t)
   const sql = postgres(testDatabase.databaseUrl ?? '', { max: 2, onnotice: () => {} })
   t.teardown(async () => { await sql.end({ timeout: 5 }) })
+  /** A document's status once it is no longer processing; throws when that takes longer than `timeoutMs`. */
+  const settledStatus = async (id: string, timeoutMs: number): Promise<string> => await until(`document ${id} processed`, async () => {
+    const [row] = await sql<Array<{ status: string }>>`select status from documents where id = ${id}`
+    return row?.status === 'processing' ? undefined : row?.status
+  }, timeoutMs)
 
   // The first API process to start bootstraps the default org with this key.
   const bootstrapKey = generateApiKey()
@@ -120,11 +127,10 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
   ])
   // Created once the default org exists (an org created first would stop the bootstrap).
   // Each org has its own rate-limit budget: the rate-limit test exhausts its own.
-  const [rateOrg, shutdownOrg] = (await Promise.all(['Rate Limited Ltd', 'Shutdown Ltd'].map(async (name) => await runJack(t, ['orgs', 'create', name], jackEnv(testDatabase)))))
-    .map((run) => {
-      if (run.code !== 0) throw new Error(`jack orgs create failed: ${run.stderr}`)
-      return JSON.parse(run.stdout) as { org_id: string, key: string }
-    }) as [{ org_id: string, key: string }, { org_id: string, key: string }]
+  const database = await testDatabase.open()
+  t.teardown(async () => { await database.close() })
+  const rateOrg = await createOrgWithKey(database, 'Rate Limited Ltd')
+  const shutdownOrg = await createOrgWithKey(database, 'Shutdown Ltd')
   t.comment(`set-up (a database, two API processes, a worker process, two orgs) took ${Math.round(performance.now() - setUpStarted)} ms`)
   t.not(api1.port, api2.port, 'two API processes on two ports')
 
@@ -134,11 +140,7 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
     t.equal(accepted.status, 202, 'API 1 accepts the document')
     const id = accepted.body.document_ids[0] as string
 
-    const status = await until('ready document', async () => {
-      const [row] = await sql<Array<{ status: string }>>`select status from documents where id = ${id}`
-      return row?.status === 'processing' ? undefined : row?.status
-    }, 15_000)
-    t.equal(status, 'ready', 'the document becomes ready')
+    t.equal(await settledStatus(id, 15_000), 'ready', 'the document becomes ready')
     t.ok(processedBy(worker1.proc).has(id), '`jack worker` processed it')
     t.notMatch(api1.proc.stdout + api2.proc.stdout, /document processed/, 'neither API process (JACK_WORKERS=0) processed anything')
 
@@ -179,15 +181,16 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
   })
 
   await t.test('the rate limit counts the requests of both API processes together', async (t) => {
-    const servers = [api1, api2]
+    // Request n (from 0) goes to API 1 when n is even, to API 2 when it is odd.
+    const serverFor = (index: number): RunningServer => index % 2 === 0 ? api1 : api2
     for (let index = 0; index < RATE_LIMIT; index++) {
-      const reply = await api(servers[index % 2] as RunningServer, 'GET', '/v1/documents', rateOrg.key)
+      const reply = await api(serverFor(index), 'GET', '/v1/documents', rateOrg.key)
       t.equal(reply.status, 200, `request ${index + 1}, to API ${(index % 2) + 1}: 200`)
       t.equal(reply.headers.get('ratelimit-limit'), String(RATE_LIMIT), 'RateLimit-Limit')
       t.equal(reply.headers.get('ratelimit-remaining'), String(RATE_LIMIT - index - 1), `RateLimit-Remaining ${RATE_LIMIT - index - 1}`)
     }
-    for (const [index, server] of [[RATE_LIMIT, servers[RATE_LIMIT % 2]], [RATE_LIMIT + 1, servers[(RATE_LIMIT + 1) % 2]]] as const) {
-      const reply = await api(server as RunningServer, 'GET', '/v1/documents', rateOrg.key)
+    for (const index of [RATE_LIMIT, RATE_LIMIT + 1]) {
+      const reply = await api(serverFor(index), 'GET', '/v1/documents', rateOrg.key)
       const name = `request ${index + 1}, to API ${(index % 2) + 1}`
       t.same([reply.status, reply.body], [429, { detail: 'Rate limit exceeded' }], `${name}: 429 "Rate limit exceeded"`)
       const retryAfter = Number(reply.headers.get('retry-after'))
@@ -243,18 +246,14 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
     const response = await upload
     const reply = await response.body.json() as { status: string, org_id: string, document_ids: string[] }
     t.equal(response.statusCode, 202, `the upload in flight gets its normal 202 (${Math.round(performance.now() - started)} ms after it began)`)
-    t.match(reply, { status: 'accepted', org_id: shutdownOrg.org_id, document_ids: [/^[0-9a-f-]{36}$/] }, 'with its document id')
+    t.match(reply, { status: 'accepted', org_id: shutdownOrg.orgId, document_ids: [/^[0-9a-f-]{36}$/] }, 'with its document id')
     const uploadedId = reply.document_ids[0] ?? ''
 
     const signalled = performance.now()
     t.same(await api1.proc.waitForExit(12_000), { code: 0, signal: null }, `API 1 exits 0 (${Math.round(performance.now() - signalled)} ms after the reply)`)
     t.notMatch(api1.proc.stdout, /requests still running|"level":50/, 'without cutting a request or logging an error')
 
-    const status = await until('processed upload', async () => {
-      const [row] = await sql<Array<{ status: string }>>`select status from documents where id = ${uploadedId}`
-      return row?.status === 'processing' ? undefined : row?.status
-    }, 15_000)
-    t.equal(status, 'ready', 'the document uploaded during shutdown is stored and becomes ready')
+    t.equal(await settledStatus(uploadedId, 15_000), 'ready', 'the document uploaded during shutdown is stored and becomes ready')
   })
 
   let worker2: RunningWorker | undefined
@@ -285,7 +284,7 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
     const accepted = await api(api2, 'POST', '/v1/ingest/url', shutdownOrg.key, { url: `http://127.0.0.1:${port}/opening-hours.txt` })
     t.equal(accepted.status, 202, 'API 2 accepts a URL document')
     const id = accepted.body.document_ids[0] as string
-    await Promise.race([firstFetch, sleep(10_000).then(() => { throw new Error('worker 1 never fetched the page') })])
+    await withinMs(firstFetch, 10_000, 'worker 1 fetching the page')
     const [held] = await sql<Array<{ leased_by: string, lease_seconds: number }>>`
       select leased_by, extract(epoch from lease_expires_at - now())::float8 as lease_seconds from ingest_jobs where document_id = ${id}`
     t.equal(held?.leased_by, worker1.id, 'worker 1 holds the job')
@@ -297,7 +296,7 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
     worker2 = await startWorker(suite, jackEnv(testDatabase, { ...common, JACK_WORKERS: '2', JACK_JOB_LEASE_SECONDS: '2' }))
     t.same(await worker1.proc.waitForExit(20_000), { code: 0, signal: null }, `worker 1 exits 0 (${Math.round(performance.now() - signalled)} ms after SIGTERM: its grace for running jobs, then it aborts them)`)
     const exitedAt = performance.now()
-    await Promise.race([firstFetchGone, sleep(1000).then(() => { throw new Error('worker 1 left its fetch open') })])
+    await withinMs(firstFetchGone, 1000, 'worker 1 closing its page fetch')
     t.pass('the page fetch worker 1 was waiting on is closed')
     const [after] = await sql<Array<{ leased_by: string | null, lease_expires_at: Date | null, attempts: number }>>`
       select leased_by, lease_expires_at, attempts from ingest_jobs where document_id = ${id}`
@@ -309,10 +308,7 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
       else t.equal(after.leased_by, worker2.id, 'worker 2 has taken it')
     }
 
-    const status = await until('processed page', async () => {
-      const [row] = await sql<Array<{ status: string }>>`select status from documents where id = ${id}`
-      return row?.status === 'processing' ? undefined : row?.status
-    }, 5000)
+    const status = await settledStatus(id, 5000)
     t.equal(status, 'ready', `ready ${Math.round(performance.now() - exitedAt)} ms after worker 1 exited, long before its lease would have run out`)
     t.ok(processedBy(worker2.proc).has(id), 'processed by worker 2')
     t.equal(fetches, 2, 'the page was fetched again once')
@@ -365,11 +361,11 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
     t.same(wrong, [], `all ${ids.length} ready, each with exactly the ${Math.min(...expectedChunks)}–${Math.max(...expectedChunks)} chunks the chunker makes of it, numbered 0…n-1, none twice`)
 
     const [stats] = await sql<Array<{ counted: number, stored: number }>>`
-      select (select coalesce(sum(chunk_count), 0)::int from org_chunk_stats where org_id = ${shutdownOrg.org_id}) as counted,
-             (select count(*)::int from chunks where org_id = ${shutdownOrg.org_id}) as stored`
+      select (select coalesce(sum(chunk_count), 0)::int from org_chunk_stats where org_id = ${shutdownOrg.orgId}) as counted,
+             (select count(*)::int from chunks where org_id = ${shutdownOrg.orgId}) as stored`
     t.equal(stats?.counted, stats?.stored, `the org's chunk statistics count each stored chunk once (${String(stats?.stored)})`)
     const leftovers = await sql<Array<{ status: string, count: number }>>`
-      select d.status, count(*)::int as count from documents d where d.org_id = ${shutdownOrg.org_id} group by d.status`
+      select d.status, count(*)::int as count from documents d where d.org_id = ${shutdownOrg.orgId} group by d.status`
     t.same(leftovers, [{ status: 'ready', count: ids.length + 2 }], 'every document this org ever sent (the upload and the page too) is ready')
     t.equal((await sql`select document_id from ingest_jobs`).length, 0, 'and the queue is empty')
 

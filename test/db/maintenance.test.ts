@@ -1,13 +1,10 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { maintainSearchIndex } from '../../src/db/maintenance.js'
+import { rowsOf } from '../../src/db/rows.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { waitForDocument } from '../helpers/documents.js'
-
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
-}
 
 t.test('PGlite gets the vacuum and statistics autovacuum would give it; PostgreSQL is left to autovacuum', async (t) => {
   const testDatabase = await createTestDatabase(t)

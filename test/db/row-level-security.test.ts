@@ -1,11 +1,12 @@
 // Row-level security, the third wall: every tenant table forces it, the service's own connections are bound by it, and no organisation leaks through a pooled connection.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import postgres from 'postgres'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { call } from '../helpers/client.js'
 import { waitForDocument } from '../helpers/documents.js'
+import { queryInOrg } from '../helpers/org-sql.js'
 import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/template.js'
 import { openDatabase, type Db } from '../../src/db/client.js'
 import { inOrg, OrgScopeError } from '../../src/db/org-scope.js'
@@ -32,8 +33,14 @@ async function databaseError (promise: Promise<unknown>): Promise<string> {
   return 'no error'
 }
 
-async function rows<T> (db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
+/** Runs `query` as is, in whatever scope `db` has (none, outside a transaction). */
+async function rows<T> (db: Db, query: SQL): Promise<T[]> {
   return rowsOf<T>(await db.execute(query))
+}
+
+/** A text document as the ingest routes store it, for insertDocuments. */
+function textDocument (text: string): Parameters<typeof insertDocuments>[2][number] {
+  return { document: { sourceType: 'text', filename: null, format: null, metadata: {}, chunkSize: 512, chunkOverlap: 64 }, payload: { text } }
 }
 
 async function publicTables (db: Db): Promise<Array<{ name: string, rls: boolean, forced: boolean, policies: string[] }>> {
@@ -120,7 +127,7 @@ t.test('writes for another organisation are refused, and its rows cannot be touc
   const { database } = await buildTestApp(t)
   const orgA = await createOrgWithKey(database, 'A')
   const orgB = await createOrgWithKey(database, 'B')
-  const [idOfB] = await insertDocuments(database.db, orgB.orgId, [{ document: { sourceType: 'text', filename: null, format: null, metadata: {}, chunkSize: 512, chunkOverlap: 64 }, payload: { text: 'B only' } }])
+  const [idOfB] = await insertDocuments(database.db, orgB.orgId, [textDocument('B only')])
   t.match(await databaseError(inOrg(database.db, orgA.orgId, async (tx) => await tx.execute(sql`
     insert into documents (org_id, source_type, chunk_size, chunk_overlap) values (${orgB.orgId}, 'text', 512, 64)`))),
   /violates row-level security policy/, 'an insert into B from A\'s transaction violates the policy')
@@ -131,7 +138,7 @@ t.test('writes for another organisation are refused, and its rows cannot be touc
     ...await rows(tx, sql`delete from documents where id = ${idOfB ?? ''} returning id`)
   ])
   t.same(touched, [], 'A\'s UPDATE and DELETE of B\'s document by ID match nothing')
-  const [still] = await inOrg(database.db, orgB.orgId, async (tx) => await rows<{ metadata: unknown }>(tx, sql`select metadata from documents where id = ${idOfB ?? ''}`))
+  const [still] = await queryInOrg<{ metadata: unknown }>(database, orgB.orgId, sql`select metadata from documents where id = ${idOfB ?? ''}`)
   t.same(still, { metadata: {} }, 'B\'s document is untouched')
 })
 
@@ -140,13 +147,13 @@ t.test('pooled connections never carry one transaction\'s organisation into the 
   const orgs: OrgId[] = []
   for (let i = 0; i < 4; i++) {
     const org = await createOrgWithKey(database, `org ${i}`)
-    await insertDocuments(database.db, org.orgId, [{ document: { sourceType: 'text', filename: null, format: null, metadata: {}, chunkSize: 512, chunkOverlap: 64 }, payload: { text: `doc of ${i}` } }])
+    await insertDocuments(database.db, org.orgId, [textDocument(`doc of ${i}`)])
     orgs.push(org.orgId)
   }
   // Many at once, so every connection of the pool serves several organisations in turn.
   const seen = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
     const orgId = orgs[i % orgs.length] as OrgId
-    const found = await inOrg(database.db, orgId, async (tx) => await rows<{ org_id: string }>(tx, sql`select org_id::text from documents`))
+    const found = await queryInOrg<{ org_id: string }>(database, orgId, sql`select org_id::text from documents`)
     return { orgId, found: found.map((row) => row.org_id) }
   }))
   t.ok(seen.every(({ orgId, found }) => found.length === 1 && found[0] === orgId), 'each transaction saw exactly its own organisation\'s document')
@@ -167,7 +174,7 @@ t.test('an injected RESET ROLE or SET ROLE gains nothing on PostgreSQL', { skip:
   const { database } = await buildTestApp(t)
   const [afterReset] = await database.db.transaction(async (tx) => {
     await tx.execute(sql`reset role`)
-    return await rows<{ user: string }>(tx as unknown as Db, sql`select current_user as user`)
+    return rowsOf<{ user: string }>(await tx.execute(sql`select current_user as user`))
   })
   t.same(afterReset, { user: 'jack_app' }, 'the login itself is jack_app: RESET ROLE returns to it')
   for (const role of ['postgres', 'jack_system']) {
@@ -195,7 +202,7 @@ t.test('PostgreSQL: an explicit serving login is made a member of jack_app; a su
   } finally {
     await database.close()
   }
-  await t.rejects(openDatabase({ databaseUrl: urlForDatabase(ownerUrl, new URL(ownerUrl).pathname.slice(1)), migrationUrl: ownerUrl, dataDir: '', poolSize: 1 }),
+  await t.rejects(openDatabase({ databaseUrl: ownerUrl, migrationUrl: ownerUrl, dataDir: '', poolSize: 1 }),
     ServingRoleError, 'serving as the superuser is refused at start-up')
 })
 
@@ -218,7 +225,7 @@ t.test('PostgreSQL: an owner that is no superuser (a managed service\'s administ
   try {
     const org = await createOrg(database.db, 'managed')
     const { record } = await createApiKey(database.db, org.id, 'first')
-    await insertDocuments(database.db, org.id, [{ document: { sourceType: 'text', filename: null, format: null, metadata: {}, chunkSize: 512, chunkOverlap: 64 }, payload: { text: 'hello' } }])
+    await insertDocuments(database.db, org.id, [textDocument('hello')])
     t.same((await findApiKeyCandidates(database.db, record.prefix)).map((candidate) => candidate.id), [record.id], 'the key lookup crosses organisations through jack_system')
     t.equal((await claimNextJob(database.db, 'w', 60_000))?.orgId, org.id, 'and so does the job claim')
     t.same(await visibleOrgs(database.db, ['documents']), { documents: [] }, 'while the serving role sees no tenant row unscoped')

@@ -2,22 +2,51 @@
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
 import { Client } from 'undici'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { waitForDocument } from '../helpers/documents.js'
 import { chunk, startEvents, startLlmServer, withinMs } from '../helpers/llm-server.js'
 
-/** A client that keeps its connection open as long as the server lets it (undici's own default gives up after 4 s idle), as a long-lived client would. */
-function keepAliveClient (port: number): Client {
-  return new Client(`http://127.0.0.1:${port}`, { keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 })
+/**
+ * Puts the app on a free port and returns a client of it (destroyed at teardown) that keeps its connection open as
+ * long as the server lets it (undici's own default gives up after 4 s idle), as a long-lived client would.
+ */
+async function listenWithKeepAliveClient (t: Test, app: FastifyInstance): Promise<Client> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const client = new Client(`http://127.0.0.1:${port}`, { keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 })
+  t.teardown(async () => { await client.destroy() })
+  return client
+}
+
+interface Closing {
+  /** When close() finished (performance.now()), once it has. */
+  readonly closedAt: number | undefined
+  /** Waits up to `ms` for close() to finish and tells whether it has; close()'s own error is thrown. */
+  finishedWithin: (ms: number) => Promise<boolean>
+}
+
+/** Starts app.close() and waits, up to 5 s, for the server to stop listening (the caller asserts that it did). */
+async function beginClose (app: FastifyInstance): Promise<Closing> {
+  let closedAt: number | undefined
+  const closed = app.close().then(() => { closedAt = performance.now() })
+  closed.catch(() => {}) // awaited by finishedWithin
+  for (let waited = 0; app.server.listening && waited < 5000; waited += 10) await sleep(10)
+  return {
+    get closedAt () { return closedAt },
+    finishedWithin: async (ms) => {
+      await Promise.race([closed, sleep(ms, undefined, { ref: false })])
+      return closedAt !== undefined
+    }
+  }
 }
 
 t.test('a request in flight when the app closes gets its reply, and its keep-alive connection then closes', async (t) => {
   const { app, database } = await buildTestApp(t)
   const org = await createOrgWithKey(database)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
+  const client = await listenWithKeepAliveClient(t, app)
 
   // The body is held back after its first bytes, so the request is still in flight when close() begins.
   const body = Buffer.from(JSON.stringify({ documents: [{ text: 'Sent while the server closes.' }] }))
@@ -29,8 +58,6 @@ t.test('a request in flight when the app closes gets its reply, and its keep-ali
     yield body.subarray(10)
   }
   const arrived = new Promise<void>((resolve) => app.server.once('request', () => resolve()))
-  const client = keepAliveClient(port)
-  t.teardown(async () => { await client.destroy() })
   const response = client.request({
     path: '/v1/ingest',
     method: 'POST',
@@ -38,14 +65,12 @@ t.test('a request in flight when the app closes gets its reply, and its keep-ali
     body: Readable.from(slowBody())
   })
   response.catch(() => {}) // awaited below
-  await Promise.race([arrived, sleep(5000).then(() => { throw new Error('the request never arrived') })])
+  await withinMs(arrived, 5000, 'the request arriving')
 
   const closeStarted = performance.now()
-  let closedAt: number | undefined
-  const closed = app.close().then(() => { closedAt = performance.now() })
-  for (let waited = 0; app.server.listening && waited < 5000; waited += 10) await sleep(10)
+  const closing = await beginClose(app)
   t.notOk(app.server.listening, 'the server stops listening while the request is in flight')
-  t.equal(closedAt, undefined, 'and close() waits for the request')
+  t.equal(closing.closedAt, undefined, 'and close() waits for the request')
 
   releaseRest()
   const reply = await response
@@ -54,8 +79,8 @@ t.test('a request in flight when the app closes gets its reply, and its keep-ali
   t.equal(reply.headers.connection, 'close', 'saying the connection closes')
 
   // Without this the keep-alive connection would hold close() open for Fastify's 72 s keepAliveTimeout.
-  await Promise.race([closed, sleep(5000).then(() => { throw new Error('close() did not finish within 5 s of the reply') })])
-  t.ok(closedAt !== undefined, `close() finished ${Math.round((closedAt ?? 0) - closeStarted)} ms after it began`)
+  const finished = await closing.finishedWithin(5000)
+  t.ok(finished, `close() finished within 5 s of the reply, ${Math.round((closing.closedAt ?? NaN) - closeStarted)} ms after it began`)
 })
 
 t.test('an answer streamed when the app closes is completed, and its keep-alive connection then closes', async (t) => {
@@ -84,11 +109,8 @@ t.test('an answer streamed when the app closes is completed, and its keep-alive 
   })
   const id = ingested.json<{ document_ids: string[] }>().document_ids[0] ?? ''
   t.equal((await waitForDocument(app, org.key, id)).status, 'ready', 'a document to answer from')
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
 
-  const client = keepAliveClient(port)
-  t.teardown(async () => { await client.destroy() })
+  const client = await listenWithKeepAliveClient(t, app)
   const response = client.request({
     path: '/v1/query/stream',
     method: 'POST',
@@ -98,9 +120,7 @@ t.test('an answer streamed when the app closes is completed, and its keep-alive 
   response.catch(() => {}) // awaited below
   await withinMs(modelAnswering, 5000, 'the model being asked')
 
-  let closedAt: number | undefined
-  const closed = app.close().then(() => { closedAt = performance.now() })
-  for (let waited = 0; app.server.listening && waited < 5000; waited += 10) await sleep(10)
+  const closing = await beginClose(app)
   t.notOk(app.server.listening, 'the server stops listening while the answer streams')
 
   releaseAnswer()
@@ -109,6 +129,6 @@ t.test('an answer streamed when the app closes is completed, and its keep-alive 
   const events = await reply.body.text()
   t.match(events, /event: done\ndata: \{"answer":"Refunds take 30 days\."/, 'and ends with the whole answer')
   const answeredAt = performance.now()
-  await withinMs(closed, 5000, 'close() finishing after the stream ended')
-  t.ok(closedAt !== undefined, `close() finished ${Math.round((closedAt ?? answeredAt) - answeredAt)} ms after the stream ended`)
+  const finished = await closing.finishedWithin(5000)
+  t.ok(finished, `close() finished within 5 s of the stream's end, ${Math.round((closing.closedAt ?? NaN) - answeredAt)} ms after it`)
 })

@@ -11,6 +11,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { migrationsFolder } from '../../src/db/client.js'
+import { rowsOf } from '../../src/db/rows.js'
 import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/template.js'
 
 // An existing deployment upgrades with chunks already stored: the migration
@@ -19,10 +20,6 @@ import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/tem
 interface Migratable {
   execute: (query: SQL) => Promise<unknown>
   migrateTo: (folder: string) => Promise<void>
-}
-
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
 }
 
 /** The migrations folder as it was before the search index: 0000 and 0001 only. */
