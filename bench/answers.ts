@@ -7,8 +7,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { splitSentences } from '../src/answer/sentences.js'
+import { Api, BATCH_SIZE, waitUntilProcessed } from './lib/api.js'
 import { ENCYCLOPEDIA_PATH, loadDataset, type Dataset, type Paragraph, type Question } from './lib/encyclopedia.js'
-import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, runMain, sleep, withServer, withStorage, type Backend, type Server } from './lib/server.js'
+import { percentile, readInteger, table } from './lib/report.js'
+import { buildIfStale, checkKey, newBootstrapKey, pinBenchmark, progress, readBackends, runMain, withServer, withStorage, type Backend } from './lib/server.js'
 import type { CitationType } from '../src/schemas/query.js'
 
 // The answerer's fixed reply when the documents hold no answer (src/answer/answer-types.ts).
@@ -18,19 +20,11 @@ const DUMP_PATH = process.env.BENCH_ANSWERS_DUMP === undefined || process.env.BE
 const TOP_K = readInteger('BENCH_TOP_K', 6, 1, 20)
 // Quality, not speed: PostgreSQL only when asked for (BENCH_BACKENDS=postgres or pglite,postgres).
 const BACKENDS: Backend[] = process.env.BENCH_BACKENDS === undefined || process.env.BENCH_BACKENDS.trim() === '' ? ['pglite'] : readBackends()
-const BATCH_SIZE = 50
 const READY_TIMEOUT_MS = 300_000
+const REQUEST_TIMEOUT_MS = 60_000
 const GOAL_CONTAINMENT = 75
 const GOAL_AT_1 = 80
 const GOAL_WITHIN = 95
-
-function readInteger (name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw.trim() === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
-  return value
-}
 
 // ---------------------------------------------------------------------------------------------
 // Containment: does the answer hold one of the gold strings?
@@ -155,50 +149,6 @@ interface SearchResponse {
   results: Passage[]
 }
 
-interface DocumentObject {
-  id: string
-  status: 'processing' | 'ready' | 'failed'
-  error_message: string | null
-  chunk_count: number
-}
-
-class Api {
-  constructor (private readonly server: Server, private readonly key: string) {}
-
-  /** One request and its round-trip time; an unexpected status or a dead server is an error naming the request. */
-  async request<T> (method: 'GET' | 'POST', url: string, expect: number, body?: unknown): Promise<{ body: T, ms: number, link: string | null }> {
-    const started = performance.now()
-    let response: Response
-    let text: string
-    try {
-      response = await fetch(`${this.server.baseUrl}${url}`, {
-        method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(60_000)
-      })
-      text = await response.text()
-    } catch (error) {
-      if (this.server.exitStatus !== undefined) throw new Error(`server exited with code ${String(this.server.exitStatus)} during ${method} ${url}:\n${this.server.outputTail}`)
-      throw new Error(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    const ms = performance.now() - started
-    if (response.status !== expect) throw new Error(`${method} ${url} answered ${response.status} (expected ${expect}): ${text.slice(0, 2000)}`)
-    return { body: JSON.parse(text) as T, ms, link: response.headers.get('link') }
-  }
-
-  async listAll (): Promise<DocumentObject[]> {
-    const found: DocumentObject[] = []
-    let url: string | undefined = '/v1/documents?limit=1000'
-    while (url !== undefined) {
-      const page: { body: DocumentObject[], link: string | null } = await this.request<DocumentObject[]>('GET', url, 200)
-      found.push(...page.body)
-      url = page.link === null ? undefined : /<([^>]+)>;\s*rel="next"/.exec(page.link)?.[1]
-    }
-    return found
-  }
-}
-
 /** Every paragraph as one document (filename = paragraph id); resolves to paragraph id → document id once none is processing. */
 async function ingest (api: Api, backend: Backend, paragraphs: readonly Paragraph[]): Promise<{ documentOf: Map<string, string>, paragraphOf: Map<string, string>, failures: string[], chunks: number }> {
   const documentOf = new Map<string, string>()
@@ -217,12 +167,7 @@ async function ingest (api: Api, backend: Backend, paragraphs: readonly Paragrap
   }
   progress(`${backend}: ${paragraphs.length} paragraphs accepted; waiting until none is processing`)
   const started = performance.now()
-  for (;;) {
-    const { body } = await api.request<DocumentObject[]>('GET', '/v1/documents?status=processing&limit=1', 200)
-    if (body.length === 0) break
-    if (performance.now() - started > READY_TIMEOUT_MS) throw new Error(`${backend}: documents still processing after ${READY_TIMEOUT_MS / 1000} s`)
-    await sleep(200)
-  }
+  await waitUntilProcessed(api, backend, READY_TIMEOUT_MS)
   const failures: string[] = []
   let ready = 0
   let chunks = 0
@@ -320,7 +265,7 @@ async function runBackend (backend: Backend, key: string, serverCpu: number | un
     const env = { ...storage.env, JACK_BOOTSTRAP_KEY: key }
     const { result, warnings, warningTotal } = await withServer(backend, env, serverCpu, async (server) => {
       await checkKey(server.baseUrl, key)
-      const api = new Api(server, key)
+      const api = new Api(server, key, REQUEST_TIMEOUT_MS)
       const { documentOf, paragraphOf, failures, chunks } = await ingest(api, backend, dataset.paragraphs)
       const questions = [...dataset.answerable, ...dataset.unanswerable]
       // Warm-up: the first queries pay for JIT compilation and cold caches, which is not what p50/p95 should show.
@@ -340,13 +285,6 @@ async function runBackend (backend: Backend, key: string, serverCpu: number | un
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-function percentile (values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  // Nearest rank: a value that was actually observed.
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
-}
 
 function share (count: number, total: number): number {
   return total === 0 ? Number.NaN : (100 * count) / total
@@ -425,10 +363,6 @@ function baselineFigures (runs: readonly BaselineRun[], pick: (run: BaselineRun)
     unanswerableNotFound: unanswerable.length === 0 ? Number.NaN : share(unanswerable.filter((run) => !pick(run).found).length, unanswerable.length),
     answerWords: mean(answerable.filter((run) => pick(run).found).map((run) => words(pick(run).answer)))
   }
-}
-
-function table (header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)]
 }
 
 function met (value: number, goal: number): string {

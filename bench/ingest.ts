@@ -4,14 +4,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import postgres from 'postgres'
-import { Api, type DocumentObject } from './lib/api.js'
+import { Api, BATCH_SIZE, IN_FLIGHT, type DocumentObject } from './lib/api.js'
 import { cpuSeconds, machineBusySeconds, memoryMiB, postgresCpuSeconds } from './lib/proc.js'
+import { readInteger } from './lib/report.js'
 import { buildIfStale, checkKey, MAINTENANCE_URL, newBootstrapKey, pinBenchmark, progress, readBackends, ROOT, runMain, sleep, withServer, withStorage, type Backend, type Server } from './lib/server.js'
 import { seededRandom } from '../test/helpers/seeded-random.js'
 
 const SCIFACT_SIZE = 5183
-const BATCH_SIZE = 50
-const IN_FLIGHT = 4
 const SWEEP_INTERVAL_MS = readInteger('BENCH_SWEEP_MS', 250, 10, 60_000)
 const PROCESSING_POLL_MS = 100
 const RSS_SAMPLE_MS = 250
@@ -29,14 +28,6 @@ const LIMIT = readInteger('BENCH_LIMIT', SCIFACT_SIZE, 1, 1_000_000)
 // No new document ready for this long means the queue is stuck, not slow.
 const STALL_MS = readInteger('BENCH_STALL_SECONDS', 180, 1, 86_400) * 1000
 const CORPUS_PATH = process.env.BENCH_CORPUS ?? path.resolve(ROOT, '..', 'shared', 'data', 'scifact', 'corpus.jsonl')
-
-function readInteger (name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw.trim() === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
-  return value
-}
 
 interface CorpusDocument {
   id: string
@@ -101,15 +92,12 @@ function generateDocuments (count: number): CorpusDocument[] {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-/** Every document of the org (or of one status), each with the time its page arrived: it had that status by then. */
-async function listAllTimed (api: Api, status?: DocumentObject['status']): Promise<Array<{ document: DocumentObject, at: number }>> {
+/** Every document of the org, each with the time its page arrived: it had that status by then. */
+async function listAllTimed (api: Api): Promise<Array<{ document: DocumentObject, at: number }>> {
   const found: Array<{ document: DocumentObject, at: number }> = []
-  let url: string | undefined = `/v1/documents?limit=1000${status === undefined ? '' : `&status=${status}`}`
-  while (url !== undefined) {
-    const page: { body: DocumentObject[], link: string | null } = await api.request<DocumentObject[]>('GET', url, 200)
+  for await (const page of api.pages()) {
     const at = performance.now()
-    for (const document of page.body) found.push({ document, at })
-    url = page.link === null ? undefined : /<([^>]+)>;\s*rel="next"/.exec(page.link)?.[1]
+    for (const document of page) found.push({ document, at })
   }
   return found
 }
@@ -261,9 +249,9 @@ async function runBulk (api: Api, server: Server, documents: CorpusDocument[], b
         break
       }
       if (performance.now() - lastProgressAt > STALL_MS) {
-        const processing = await listAllTimed(api, 'processing')
+        const processing = await api.listAll('processing')
         stuck = processing.length
-        for (const { document } of processing.slice(0, 10)) stuckDetail.push(JSON.stringify(document))
+        for (const document of processing.slice(0, 10)) stuckDetail.push(JSON.stringify(document))
         progress(`${backend}: STUCK — ${stuck} documents still processing and none finished for ${STALL_MS / 1000} s`)
         break
       }
@@ -278,8 +266,8 @@ async function runBulk (api: Api, server: Server, documents: CorpusDocument[], b
     if (settledAt === undefined) control.stop = true
     await sweeper
 
-    const failed = await listAllTimed(api, 'failed')
-    const failures = failed.slice(0, 10).map(({ document }) => `${document.id}: ${document.error_message ?? '(no message)'}`)
+    const failed = await api.listAll('failed')
+    const failures = failed.slice(0, 10).map((document) => `${document.id}: ${document.error_message ?? '(no message)'}`)
     const serverCpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
     const postgresCpu = postgresBefore === undefined || postgresAfter === undefined ? undefined : postgresAfter - postgresBefore
     const benchCpu = (bench.user + bench.system) / 1e6

@@ -231,8 +231,7 @@ interface SqlTiming {
   latencies: number[]
 }
 
-/** A Db whose execute remembers the last statement, so the exact SQL searchChunks ran can be explained. */
-/** The same transaction, remembering the last statement it executed (a Proxy, so inOrg still sees a transaction). */
+/** The same transaction, remembering the last statement it executed so the exact SQL searchChunks ran can be explained (a Proxy, so inOrg still sees a transaction). */
 function capturing (db: Db): { db: Db, last: () => SQL | undefined } {
   let last: SQL | undefined
   const execute = async (query: SQL): Promise<unknown> => { last = query; return await db.execute(query) }

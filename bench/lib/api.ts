@@ -17,36 +17,44 @@ export interface DocumentObject {
 export type SearchResult = SearchResultType
 
 export class Api {
-  constructor (private readonly server: Server, private readonly key: string) {}
+  constructor (private readonly server: Server, private readonly key: string, private readonly timeoutMs = 120_000) {}
 
-  /** One request; an unexpected status or a dead server is an error naming the request. */
-  async request<T> (method: 'GET' | 'POST', url: string, expect: number, body?: unknown): Promise<{ body: T, link: string | null }> {
+  /** One request and its round-trip time (until the whole body arrived); an unexpected status or a dead server is an error naming the request. */
+  async request<T> (method: 'GET' | 'POST', url: string, expect: number, body?: unknown): Promise<{ body: T, ms: number, link: string | null }> {
+    const started = performance.now()
     let response: Response
+    let text: string
     try {
       response = await fetch(`${this.server.baseUrl}${url}`, {
         method,
         headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(120_000)
+        signal: AbortSignal.timeout(this.timeoutMs)
       })
+      text = await response.text()
     } catch (error) {
       if (this.server.exitStatus !== undefined) throw new Error(`server exited with code ${String(this.server.exitStatus)} during ${method} ${url}:\n${this.server.outputTail}`)
       throw new Error(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`)
     }
-    const text = await response.text()
+    const ms = performance.now() - started
     if (response.status !== expect) throw new Error(`${method} ${url} answered ${response.status} (expected ${expect}): ${text.slice(0, 2000)}`)
-    return { body: JSON.parse(text) as T, link: response.headers.get('link') }
+    return { body: JSON.parse(text) as T, ms, link: response.headers.get('link') }
   }
 
-  /** Every document of the org (or of one status), following the Link header's rel="next" pages. */
-  async listAll (status?: DocumentObject['status']): Promise<DocumentObject[]> {
-    const found: DocumentObject[] = []
+  /** The org's documents (or those of one status) page by page, following the Link header's rel="next". */
+  async * pages (status?: DocumentObject['status']): AsyncGenerator<DocumentObject[]> {
     let url: string | undefined = `/v1/documents?limit=1000${status === undefined ? '' : `&status=${status}`}`
     while (url !== undefined) {
       const page: { body: DocumentObject[], link: string | null } = await this.request<DocumentObject[]>('GET', url, 200)
-      found.push(...page.body)
+      yield page.body
       url = page.link === null ? undefined : /<([^>]+)>;\s*rel="next"/.exec(page.link)?.[1]
     }
+  }
+
+  /** Every document of the org (or of one status). */
+  async listAll (status?: DocumentObject['status']): Promise<DocumentObject[]> {
+    const found: DocumentObject[] = []
+    for await (const page of this.pages(status)) found.push(...page)
     return found
   }
 }
