@@ -2,6 +2,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { describeValidationError } from '../src/errors/validation-detail.js'
+import { DatabaseUnavailableHttpError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../src/errors/http-errors.js'
+import { isDatabaseUnavailable, sqlStateOf } from '../src/db/database-errors.js'
 
 const FRAMEWORK_DETAILS: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'Request body is required',
@@ -25,9 +27,15 @@ export default fp(async (app) => {
       const problem = describeValidationError(error.validation, error.validationContext, request.body === undefined || request.body === null)
       return reply.code(problem.status).send({ detail: problem.detail })
     }
+    if (isDatabaseUnavailable(error)) {
+      // Expected in an outage and already visible in /readyz: a warning, not an error per request.
+      request.log.warn({ err: error, sqlstate: sqlStateOf(error) }, 'request failed: the database is unavailable')
+      const unavailable = new DatabaseUnavailableHttpError()
+      return reply.code(unavailable.statusCode).header('retry-after', UNAVAILABLE_RETRY_AFTER_SECONDS).send({ detail: unavailable.message })
+    }
     const status = STATUS_FOR_API[error.statusCode ?? 500] ?? error.statusCode ?? 500
     if (status >= 500 || status < 400) {
-      request.log.error({ err: error }, 'request failed')
+      request.log.error({ err: error, sqlstate: sqlStateOf(error) }, 'request failed')
       return reply.code(500).send({ detail: 'Internal server error' })
     }
     let detail: string

@@ -18,6 +18,7 @@ import queryRoutes from './routes/v1/query.js'
 import workerPlugin from '../plugins/worker.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
+import { loggerOptions } from './logging/logger-options.js'
 
 export interface BuildOptions {
   config: Config
@@ -31,9 +32,7 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
   const { config } = options
   const app = Fastify({
     logger: {
-      level: config.logLevel,
-      // Keys must never reach a log, whatever a serializer or a later log call includes.
-      redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.headers.authorization', 'authorization'], censor: '[redacted]' },
+      ...loggerOptions(config.logLevel),
       ...(options.logStream === undefined ? {} : { stream: options.logStream })
     },
     bodyLimit: config.bodyLimitBytes,
@@ -45,6 +44,28 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
     // maxParamLength) are malformed path parameters: 422 in the API's error shape, not Fastify's.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       reply.code(422).send({ detail: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL path is not valid' })
+    },
+    // Requests Node's HTTP parser refuses (oversized or malformed headers) never reach a
+    // route or the error handler: they are answered on the raw socket, in the API's error
+    // shape rather than Fastify's, and the connection is closed as the parser cannot go on.
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) {
+        socket.destroy()
+        return
+      }
+      const refusals: Record<string, [number, string, string]> = {
+        HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'Request header fields are too large'],
+        HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'Request chunk extensions are too large'],
+        ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'Request timed out']
+      }
+      const [status, reason, detail] = refusals[error.code] ?? [400, 'Bad Request', 'Malformed HTTP request']
+      // As Node's own handler does: never write into a response already under way on this socket.
+      const inFlight = (socket as typeof socket & { _httpMessage?: { headersSent: boolean } })._httpMessage
+      if (socket.writable && inFlight?.headersSent !== true) {
+        const body = JSON.stringify({ detail })
+        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      }
+      socket.destroy()
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -16,12 +16,18 @@ export interface Config {
   bootstrapKey: string | undefined
   bodyLimitBytes: number
   databasePoolSize: number
+  /** How long opening a PostgreSQL connection may take before the request fails with 503. */
+  databaseConnectTimeoutMs: number
+  /** PostgreSQL's statement_timeout on jack's connections; 0 = none. */
+  databaseStatementTimeoutMs: number
   authCacheSize: number
   workers: number
   jobTimeoutMs: number
   jobLeaseMs: number
   jobMaxAttempts: number
   jobRetryBaseMs: number
+  /** The JS heap limit of each extraction thread; a document that needs more ends failed. */
+  extractionMemoryMb: number
   urlAllowPrivate: boolean
   /** The language model that writes answers; undefined: the extractive answerer alone. */
   llm: LlmConfig | undefined
@@ -194,12 +200,15 @@ export function loadConfig (env: Env = process.env): Config {
     bootstrapKey,
     bodyLimitBytes: readInteger(env, 'JACK_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     databasePoolSize: readInteger(env, 'JACK_DB_POOL_SIZE', 10, 1, 1000),
+    databaseConnectTimeoutMs: readNumber(env, 'JACK_DB_CONNECT_TIMEOUT_SECONDS', 2, 0.1, 600) * 1000,
+    databaseStatementTimeoutMs: readInteger(env, 'JACK_DB_STATEMENT_TIMEOUT_SECONDS', 30, 0, 86_400) * 1000,
     authCacheSize: readInteger(env, 'JACK_AUTH_CACHE_SIZE', 10_000, 0, 10_000_000),
     workers: readInteger(env, 'JACK_WORKERS', 2, 0, 64),
     jobTimeoutMs: readInteger(env, 'JACK_JOB_TIMEOUT_SECONDS', 120, 1, 86_400) * 1000,
     jobLeaseMs: readInteger(env, 'JACK_JOB_LEASE_SECONDS', 60, 1, 3600) * 1000,
     jobMaxAttempts: readInteger(env, 'JACK_JOB_MAX_ATTEMPTS', 3, 1, 100),
     jobRetryBaseMs: readInteger(env, 'JACK_JOB_RETRY_BASE_MS', 2000, 0, 3_600_000),
+    extractionMemoryMb: readInteger(env, 'JACK_EXTRACT_MEMORY_MB', 1024, 64, 65_536),
     urlAllowPrivate: readBoolean(env, 'JACK_URL_ALLOW_PRIVATE', false),
     llm: readLlm(env),
     bm25: {

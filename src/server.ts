@@ -10,6 +10,7 @@ import { ServingRoleError } from './db/serving-role.js'
 import { databaseOptions, openDatabase } from './db/client.js'
 import { IngestWorker, workerOptionsFrom } from './ingest/worker.js'
 import { pino } from 'pino'
+import { loggerOptions } from './logging/logger-options.js'
 
 export async function startServer (config: Config): Promise<FastifyInstance> {
   const app = await buildApp({ config })
@@ -34,7 +35,7 @@ export async function startServer (config: Config): Promise<FastifyInstance> {
  */
 export async function startWorker (config: Config): Promise<void> {
   if (config.workers === 0) throw new ConfigError('JACK_WORKERS must be at least 1 for `jack worker`')
-  const log = pino({ level: config.logLevel })
+  const log = pino(loggerOptions(config.logLevel))
   const database = await openDatabase(databaseOptions(config))
   const worker = new IngestWorker(database, workerOptionsFrom(config, log))
   await worker.start()

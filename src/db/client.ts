@@ -13,6 +13,7 @@ import * as schema from './schema.js'
 import { lockDataDir } from './data-dir-lock.js'
 import { checkServingRole, derivedServingPassword, passwordOf, SERVING_ROLE } from './serving-role.js'
 import { packageRoot } from '../package-root.js'
+import { DatabaseUnavailableError } from './database-errors.js'
 import type { Config } from '../config.js'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
@@ -48,6 +49,10 @@ export interface OpenOptions {
   dataDir: string
   poolSize?: number
   migrate?: boolean
+  /** PostgreSQL: how long opening a connection may take (default 2 s), so an outage fails requests fast. */
+  connectTimeoutMs?: number
+  /** PostgreSQL: statement_timeout on every connection (default 30 s; 0 = none), so a stuck statement cannot hold a request forever. */
+  statementTimeoutMs?: number
 }
 
 const MIGRATION_LOCK_ID = 7_271_000_001
@@ -101,12 +106,25 @@ async function openPglite (options: OpenOptions): Promise<Database> {
   }
 }
 
-const POSTGRES_OPTIONS = {
-  onnotice: () => {},
-  // BM25 aggregates and sorts every candidate chunk of a query: at 4 MB (the
-  // default) a long question over ~100k chunks spilled both to disk
-  // (bench/query.ts, EXPLAIN ANALYZE).
-  connection: { application_name: 'jack', work_mem: WORK_MEM }
+/**
+ * postgres.js's connect timeout is 30 s by default: with the server gone, every
+ * request hung that long before failing. Migrations run with no statement
+ * timeout (an index build may take long); serving connections with one.
+ */
+function postgresOptions (options: OpenOptions, serving: boolean): postgres.Options<Record<string, postgres.PostgresType>> {
+  const statementTimeoutMs = serving ? options.statementTimeoutMs ?? 30_000 : 0
+  return {
+    onnotice: () => {},
+    connect_timeout: (options.connectTimeoutMs ?? 2000) / 1000,
+    connection: {
+      application_name: 'jack',
+      // BM25 aggregates and sorts every candidate chunk of a query: at 4 MB (the
+      // default) a long question over ~100k chunks spilled both to disk
+      // (bench/query.ts, EXPLAIN ANALYZE).
+      work_mem: WORK_MEM,
+      ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: Math.max(statementTimeoutMs, 60_000) } : {})
+    }
+  }
 }
 
 /** Errors of a login refused: a role without LOGIN (28000), a wrong password (28P01). */
@@ -145,10 +163,10 @@ async function servingRoleFacts (client: postgres.Sql): Promise<Parameters<typeo
  * member of jack_app if it is not yet. Refuses a login that would bypass the
  * policies.
  */
-async function openServingPool (url: string, migrationUrl: string | undefined, owner: () => postgres.Sql, max: number): Promise<postgres.Sql> {
-  const derived = migrationUrl === undefined
+async function openServingPool (url: string, options: OpenOptions, owner: () => postgres.Sql, max: number): Promise<postgres.Sql> {
+  const derived = options.migrationUrl === undefined
   const password = derived ? derivedServingPassword(passwordOf(url)) : undefined
-  const open = (): postgres.Sql => postgres(url, { ...POSTGRES_OPTIONS, max, ...(password === undefined ? {} : { username: SERVING_ROLE, password }) })
+  const open = (): postgres.Sql => postgres(url, { ...postgresOptions(options, true), max, ...(password === undefined ? {} : { username: SERVING_ROLE, password }) })
   let client = open()
   try {
     let facts
@@ -182,11 +200,11 @@ async function openServingPool (url: string, migrationUrl: string | undefined, o
 async function openPostgres (url: string, options: OpenOptions): Promise<Database> {
   const ownerUrl = options.migrationUrl ?? url
   let ownerClient: postgres.Sql | undefined
-  const owner = (): postgres.Sql => (ownerClient ??= postgres(ownerUrl, { ...POSTGRES_OPTIONS, max: 2 }))
+  const owner = (): postgres.Sql => (ownerClient ??= postgres(ownerUrl, { ...postgresOptions(options, false), max: 2 }))
   let client: postgres.Sql
   try {
     if (options.migrate !== false) await migrateAsOwner(owner())
-    client = await openServingPool(url, options.migrationUrl, owner, Math.max(1, options.poolSize ?? 10))
+    client = await openServingPool(url, options, owner, Math.max(1, options.poolSize ?? 10))
   } finally {
     await ownerClient?.end({ timeout: 1 })
   }
@@ -211,8 +229,15 @@ async function openPostgres (url: string, options: OpenOptions): Promise<Databas
 }
 
 /** The options jack's configuration gives: the same for `jack serve`, `jack worker` and the CLI, but for the pool size. */
-export function databaseOptions (config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir' | 'databasePoolSize'>, poolSize = config.databasePoolSize): OpenOptions {
-  return { databaseUrl: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir, poolSize }
+export function databaseOptions (config: Pick<Config, 'databaseUrl' | 'databaseMigrationUrl' | 'dataDir' | 'databasePoolSize' | 'databaseConnectTimeoutMs' | 'databaseStatementTimeoutMs'>, poolSize = config.databasePoolSize): OpenOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    migrationUrl: config.databaseMigrationUrl,
+    dataDir: config.dataDir,
+    poolSize,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs
+  }
 }
 
 export async function openDatabase (options: OpenOptions): Promise<Database> {
@@ -224,7 +249,7 @@ export async function openDatabase (options: OpenOptions): Promise<Database> {
 async function withTimeout<T> (promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(() => reject(new DatabaseUnavailableError(`database did not answer within ${timeoutMs} ms`)), timeoutMs)
   })
   try {
     return await Promise.race([promise, timeout])

@@ -11,3 +11,7 @@ export const ConflictError = createError('JACK_CONFLICT', '%s', 409)
 export const RateLimitExceededError = createError('JACK_RATE_LIMITED', 'Rate limit exceeded', 429)
 export const AuthFailuresThrottledError = createError('JACK_AUTH_THROTTLED', 'Too many failed authentication attempts', 429)
 export const AuthBusyError = createError('JACK_AUTH_BUSY', 'Too many authentication attempts in progress; retry shortly', 429)
+// 503s: the errors plugin answers these for any error whose cause is an unreachable database, with Retry-After.
+export const DatabaseUnavailableHttpError = createError('JACK_DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', 503)
+/** Seconds a client is told to wait after a 503. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5

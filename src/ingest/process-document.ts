@@ -1,10 +1,13 @@
-// Turns a stored payload into chunks: fetch (URLs), extract text, split by tokens.
+// Turns a stored payload into chunks: fetch URLs here (network waits only), then extract and chunk on an extraction thread.
 import path from 'node:path'
-import { chunkText } from './chunker.js'
 import { detectFormat, type DocumentFormat } from './extract/file-type.js'
-import { ExtractionError, extractText } from './extract/extract-text.js'
+import { ExtractionError } from './extract/extract-text.js'
+import type { ExtractionInput, ProcessedDocument } from './extract-and-chunk.js'
+import type { ExtractionPool } from './extraction-pool.js'
 import { fetchUrl, UrlFetchError, UrlRefusedError } from './url/fetch-url.js'
-import type { NewChunk, StoredPayload } from '../repositories/ingest-jobs.repo.js'
+import type { StoredPayload } from '../repositories/ingest-jobs.repo.js'
+
+export type { ProcessedDocument } from './extract-and-chunk.js'
 
 /** A failure that another attempt cannot fix: the document ends failed at once. */
 export class PermanentFailure extends Error {}
@@ -12,40 +15,32 @@ export class PermanentFailure extends Error {}
 export interface ProcessOptions {
   allowPrivateUrls: boolean
   signal: AbortSignal
+  pool: ExtractionPool
 }
 
-export interface ProcessedDocument {
-  chunks: NewChunk[]
-  format: DocumentFormat
-}
-
-async function fetchAndExtract (url: string, options: ProcessOptions): Promise<{ text: string, format: DocumentFormat }> {
+async function fetchInput (url: string, sizes: { chunkSize: number, chunkOverlap: number }, options: ProcessOptions): Promise<ExtractionInput> {
   const page = await fetchUrl(url, { allowPrivate: options.allowPrivateUrls, signal: options.signal })
   const filename = path.posix.basename(new URL(page.url).pathname)
   const format = detectFormat(page.bytes.subarray(0, 8192), { filename: filename.includes('.') ? filename : null, contentType: page.contentType })
   if (format === undefined) {
     throw new PermanentFailure(`URL returned content jack cannot read (${page.contentType ?? 'no content type'})`)
   }
-  return { text: await extractText(page.bytes, format, { url: page.url }), format }
+  return { bytes: page.bytes, format, url: page.url, ...sizes }
+}
+
+async function extractionInputOf (payload: StoredPayload, options: ProcessOptions): Promise<ExtractionInput> {
+  const sizes = { chunkSize: payload.chunkSize, chunkOverlap: payload.chunkOverlap }
+  if (payload.sourceType === 'text') return { text: payload.text ?? '', format: 'text', ...sizes }
+  if (payload.sourceType === 'url') {
+    if (payload.url === null) throw new PermanentFailure('The document\'s URL is missing')
+    return await fetchInput(payload.url, sizes, options)
+  }
+  if (payload.bytes === null || payload.format === null) throw new PermanentFailure('The uploaded file is missing')
+  return { bytes: payload.bytes, format: payload.format as DocumentFormat, ...sizes }
 }
 
 export async function processPayload (payload: StoredPayload, options: ProcessOptions): Promise<ProcessedDocument> {
-  let text: string
-  let format: DocumentFormat
-  if (payload.sourceType === 'text') {
-    text = payload.text ?? ''
-    format = 'text'
-  } else if (payload.sourceType === 'url') {
-    if (payload.url === null) throw new PermanentFailure('The document\'s URL is missing')
-    ;({ text, format } = await fetchAndExtract(payload.url, options))
-  } else {
-    if (payload.bytes === null || payload.format === null) throw new PermanentFailure('The uploaded file is missing')
-    format = payload.format as DocumentFormat
-    text = await extractText(payload.bytes, format)
-  }
-  const chunks = chunkText(text, { chunkSize: payload.chunkSize, chunkOverlap: payload.chunkOverlap })
-  if (chunks.length === 0) throw new PermanentFailure('The document has no text')
-  return { chunks, format }
+  return await options.pool.run(await extractionInputOf(payload, options), options.signal)
 }
 
 const RETRYABLE_FETCH_FAILURE = /HTTP (5\d\d|408|429)\b|did not answer|Connection|Could not resolve|reset|TLS/

@@ -1,4 +1,5 @@
-// The ingest worker: claims jobs from the durable queue, processes them under a lease and a time limit, retries with back-off.
+// The ingest worker: claims jobs from the durable queue, processes them under a lease and a time limit on extraction threads, retries with back-off.
+// A database outage costs no document an attempt: the worker waits for the database and then finishes or gives back the job.
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import type { FastifyBaseLogger } from 'fastify'
@@ -7,7 +8,9 @@ import type { Database } from '../db/client.js'
 import { INGEST_CHANNEL } from '../repositories/documents.repo.js'
 import { claimNextJob, finishJob, loadPayload, releaseLease, renewLease, scheduleRetry, type ClaimedJob } from '../repositories/ingest-jobs.repo.js'
 import { classifyFailure, processPayload, type ProcessedDocument } from './process-document.js'
+import { ExtractionPool } from './extraction-pool.js'
 import { maintainSearchIndex } from '../db/maintenance.js'
+import { isDatabaseUnavailable } from '../db/database-errors.js'
 
 // PGlite has no autovacuum: once the queue runs dry, a worker vacuums the search
 // index if this many documents became ready since it last did, or any did and
@@ -15,12 +18,20 @@ import { maintainSearchIndex } from '../db/maintenance.js'
 const MAINTENANCE_AFTER_DOCUMENTS = 100
 const MAINTENANCE_AFTER_MS = 5 * 60_000
 
+// While the database is out of reach, writes are retried this often at first, backing off to the maximum.
+const OUTAGE_RETRY_FIRST_MS = 250
+const OUTAGE_RETRY_MAX_MS = 5000
+// One log line per outage and then at most one this often, not one per poll of every loop.
+const OUTAGE_LOG_EVERY_MS = 30_000
+
 export interface WorkerOptions {
   concurrency: number
   leaseMs: number
   jobTimeoutMs: number
   maxAttempts: number
   allowPrivateUrls: boolean
+  /** Each extraction thread's JS heap limit. */
+  extractionMemoryMb: number
   /** How often an idle worker looks for due retries and expired leases. */
   pollIntervalMs?: number
   /** First retry delay; doubled for each further attempt. */
@@ -28,6 +39,8 @@ export interface WorkerOptions {
   log: FastifyBaseLogger
   /** Replaces the real processing (tests of the queue itself). */
   process?: typeof processPayload
+  /** Replaces the worker's own extraction threads (tests of thread failures). */
+  pool?: ExtractionPool
 }
 
 /** The worker settings of a jack configuration. */
@@ -39,6 +52,7 @@ export function workerOptionsFrom (config: Config, log: FastifyBaseLogger): Work
     maxAttempts: config.jobMaxAttempts,
     retryBaseMs: config.jobRetryBaseMs,
     allowPrivateUrls: config.urlAllowPrivate,
+    extractionMemoryMb: config.extractionMemoryMb,
     log
   }
 }
@@ -55,8 +69,13 @@ export class IngestWorker {
   private readySinceMaintenance = 0
   private lastMaintenance = Date.now()
   private maintaining = false
+  private outageSince: number | undefined
+  private outageLoggedAt = 0
+  readonly pool: ExtractionPool
 
-  constructor (private readonly database: Database, private readonly options: WorkerOptions) {}
+  constructor (private readonly database: Database, private readonly options: WorkerOptions) {
+    this.pool = options.pool ?? new ExtractionPool({ threads: options.concurrency, memoryLimitMb: options.extractionMemoryMb })
+  }
 
   async start (): Promise<void> {
     if (this.running) return
@@ -84,6 +103,7 @@ export class IngestWorker {
       })
     }))
     await finished
+    await this.pool.close()
     await this.unlisten?.()
   }
 
@@ -109,8 +129,10 @@ export class IngestWorker {
       let job: ClaimedJob | undefined
       try {
         job = await claimNextJob(this.database.db, this.id, this.options.leaseMs)
+        this.databaseAnswered()
       } catch (error) {
-        this.options.log.error({ err: error }, 'could not claim an ingest job')
+        if (isDatabaseUnavailable(error)) this.databaseUnavailable(error)
+        else this.options.log.error({ err: error }, 'could not claim an ingest job')
       }
       if (job === undefined) {
         await this.maintainIfDue()
@@ -153,18 +175,23 @@ export class IngestWorker {
     try {
       if (job.attempts > this.options.maxAttempts) {
         // Earlier attempts died without a word (the process was killed, or hung past its lease).
-        await finishJob(db, job.orgId, job.documentId, this.id, { error: `Processing did not finish after ${this.options.maxAttempts} attempts` })
+        const error = `Processing did not finish after ${this.options.maxAttempts} attempts`
+        await this.untilDatabaseAnswers(async () => await finishJob(db, job.orgId, job.documentId, this.id, { error }))
+        this.options.log.warn({ documentId: job.documentId, orgId: job.orgId, attempts: job.attempts - 1 }, 'document failed: earlier attempts never finished')
         return
       }
       const payload = await loadPayload(db, job.orgId, job.documentId)
       if (payload === undefined) return // deleted meanwhile; the cascade removed the job too
-      const result = await this.withTimeLimit(async () => await (this.options.process ?? processPayload)(payload, { allowPrivateUrls: this.options.allowPrivateUrls, signal: controller.signal }), controller)
-      const outcome = await finishJob(db, job.orgId, job.documentId, this.id, { chunks: result.chunks, format: result.format })
+      const process = this.options.process ?? processPayload
+      const result = await this.withTimeLimit(async () => await process(payload, { allowPrivateUrls: this.options.allowPrivateUrls, signal: controller.signal, pool: this.pool }), controller)
+      // The work is done: an outage now only delays writing it.
+      const outcome = await this.untilDatabaseAnswers(async () => await finishJob(db, job.orgId, job.documentId, this.id, { chunks: result.chunks, format: result.format }))
       this.readySinceMaintenance++
       this.options.log.info({ documentId: job.documentId, chunks: result.chunks.length, outcome }, 'document processed')
     } catch (error) {
       if (controller.signal.aborted && !this.running && !(error instanceof JobTimeoutError)) return // stopping: the job is released
-      await this.fail(job, error)
+      if (isDatabaseUnavailable(error)) await this.giveBack(job, error)
+      else await this.fail(job, error)
     } finally {
       clearInterval(heartbeat)
       this.active.delete(key)
@@ -178,27 +205,82 @@ export class IngestWorker {
     if (!permanent && !(error instanceof JobTimeoutError)) this.options.log.error({ err: error, documentId: job.documentId }, 'ingest attempt failed')
     try {
       if (permanent || job.attempts >= this.options.maxAttempts) {
-        await finishJob(this.database.db, job.orgId, job.documentId, this.id, { error: message })
+        await this.untilDatabaseAnswers(async () => await finishJob(this.database.db, job.orgId, job.documentId, this.id, { error: message }))
+        this.options.log.warn({ documentId: job.documentId, orgId: job.orgId, attempts: job.attempts, reason: message }, 'document failed')
       } else {
         const delay = (this.options.retryBaseMs ?? 2000) * 2 ** (job.attempts - 1)
-        await scheduleRetry(this.database.db, job.orgId, job.documentId, this.id, delay, message)
+        await this.untilDatabaseAnswers(async () => await scheduleRetry(this.database.db, job.orgId, job.documentId, this.id, delay, message))
       }
     } catch (storeError) {
       this.options.log.error({ err: storeError, documentId: job.documentId }, 'could not record an ingest failure; the lease will expire and the job run again')
     }
   }
 
+  /** The database failed the job, not the document: hand it back with its attempt restored. */
+  private async giveBack (job: ClaimedJob, error: unknown): Promise<void> {
+    this.databaseUnavailable(error)
+    try {
+      await this.untilDatabaseAnswers(async () => await releaseLease(this.database.db, job.orgId, job.documentId, this.id))
+    } catch (releaseError) {
+      this.options.log.warn({ err: releaseError, documentId: job.documentId }, 'could not give back an ingest job; its lease will expire')
+    }
+  }
+
+  /**
+   * Runs a write until the database takes it. Outages are retried while the
+   * worker runs; any other error, or a stop, is thrown. The lease is renewed
+   * meanwhile by the heartbeat whenever the database answers, so a short
+   * outage (shorter than the lease) loses the job to no other worker.
+   */
+  private async untilDatabaseAnswers<T> (write: () => Promise<T>): Promise<T> {
+    let delay = OUTAGE_RETRY_FIRST_MS
+    for (;;) {
+      try {
+        const result = await write()
+        this.databaseAnswered()
+        return result
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || !this.running) throw error
+        this.databaseUnavailable(error)
+        await new Promise((resolve) => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, OUTAGE_RETRY_MAX_MS)
+      }
+    }
+  }
+
+  private databaseUnavailable (error: unknown): void {
+    const now = Date.now()
+    this.outageSince ??= now
+    if (now - this.outageLoggedAt < OUTAGE_LOG_EVERY_MS) return
+    this.outageLoggedAt = now
+    this.options.log.error({ err: error, sinceMs: now - this.outageSince }, 'the database is unavailable; ingest waits for it and no document loses an attempt')
+  }
+
+  private databaseAnswered (): void {
+    if (this.outageSince === undefined) return
+    this.options.log.info({ outageMs: Date.now() - this.outageSince }, 'the database answers again; ingest resumes')
+    this.outageSince = undefined
+    this.outageLoggedAt = 0
+  }
+
   private async withTimeLimit (work: () => Promise<ProcessedDocument>, controller: AbortController): Promise<ProcessedDocument> {
     const seconds = Math.round(this.options.jobTimeoutMs / 1000)
+    let timedOut = false
     let timer: NodeJS.Timeout | undefined
+    // Raced as well as aborted, in case some work ignores its signal.
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
+        timedOut = true
         controller.abort()
         reject(new JobTimeoutError(`Processing timed out after ${seconds} s`))
       }, this.options.jobTimeoutMs)
     })
     try {
       return await Promise.race([work(), timeout])
+    } catch (error) {
+      // Whatever the aborted work threw (a terminated thread, a cancelled fetch), the cause is the time limit.
+      if (timedOut) throw new JobTimeoutError(`Processing timed out after ${seconds} s`)
+      throw error
     } finally {
       clearTimeout(timer)
     }

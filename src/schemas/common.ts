@@ -19,7 +19,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'A field has the wrong type or is out of range',
   429: 'Rate limit exceeded (with RateLimit-* headers); or, before the key is checked, too many failed or concurrent key checks from this client',
   500: 'Unexpected server error',
-  503: 'Not ready'
+  503: 'The database is unavailable (with Retry-After); for /readyz, not ready'
 }
 
 type ErrorBodyRef = ReturnType<typeof errorBodyRef>
@@ -36,4 +36,4 @@ export function errorResponses<const Statuses extends readonly number[]> (...sta
 }
 
 /** Errors any authenticated JSON route can answer with. */
-export const AUTHENTICATED_ERRORS = [400, 401, 403, 413, 415, 422, 429, 500] as const
+export const AUTHENTICATED_ERRORS = [400, 401, 403, 413, 415, 422, 429, 500, 503] as const

@@ -25,7 +25,8 @@ t.test('`jack worker` processes the queue on its own and stops gracefully', asyn
   if (api.testDatabase.kind === 'postgres') {
     for (const id of ids) t.equal((await waitForDocument(api.app, org.key, id)).status, 'ready', 'ready while the API instance serves')
   } else {
-    await new Promise((resolve) => setTimeout(resolve, 3000))
+    // The API instance is closed (PGlite has one owner): the worker's own log says when all five are done.
+    await worker.waitForStdout(/(?:"document processed"[\s\S]*){5}/)
   }
   worker.child.kill('SIGTERM')
   t.same(await worker.waitForExit(10_000), { code: 0, signal: null }, 'SIGTERM stops it cleanly')

@@ -43,7 +43,7 @@ const documentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Get a document',
       security,
       params: DocumentParams,
-      response: { 200: { ...DocumentObject, description: 'The document' }, ...errorResponses(401, 403, 404, 422, 429, 500) }
+      response: { 200: { ...DocumentObject, description: 'The document' }, ...errorResponses(401, 403, 404, 422, 429, 500, 503) }
     }
   }, async (request) => {
     const record = await getDocument(app.db, request.org.orgId, request.params.document_id)
@@ -61,7 +61,7 @@ const documentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: DocumentListQuery,
       response: {
         200: Type.Array(DocumentObject, { description: 'A page of documents, newest first' }),
-        ...errorResponses(401, 403, 422, 429, 500)
+        ...errorResponses(401, 403, 422, 429, 500, 503)
       }
     }
   }, async (request, reply) => {
@@ -87,7 +87,7 @@ const documentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'No later query cites it, even if it was still processing.',
       security,
       params: DocumentParams,
-      response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500) }
+      response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500, 503) }
     }
   }, async (request, reply) => {
     if (!await deleteDocument(app.db, request.org.orgId, request.params.document_id)) throw notFound()
@@ -103,7 +103,7 @@ const documentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       params: DocumentParams,
       body: PatchDocumentBody,
-      response: { 200: { ...DocumentObject, description: 'The updated document' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500) }
+      response: { 200: { ...DocumentObject, description: 'The updated document' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500, 503) }
     }
   }, async (request) => {
     const record = await replaceDocumentMetadata(app.db, request.org.orgId, request.params.document_id, request.body.metadata)

@@ -52,7 +52,7 @@ const keysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'List API keys',
       description: 'Newest first. Never includes the full key.',
       security,
-      response: { 200: Type.Array(KeyListing, { description: 'The organisation\'s keys, newest first' }), ...errorResponses(401, 403, 429, 500) }
+      response: { 200: Type.Array(KeyListing, { description: 'The organisation\'s keys, newest first' }), ...errorResponses(401, 403, 429, 500, 503) }
     }
   }, async (request) => {
     const records = await listApiKeys(app.db, request.org.orgId)
@@ -67,7 +67,7 @@ const keysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'At once and for good; revoking again returns the same object. A key may revoke itself.',
       security,
       params: KeyParams,
-      response: { 200: { ...KeyListing, description: 'The revoked key' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500) }
+      response: { 200: { ...KeyListing, description: 'The revoked key' }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 500, 503) }
     }
   }, async (request) => {
     const record = await revokeApiKey(app.db, request.org.orgId, request.params.key_id)
