@@ -9,6 +9,10 @@ import { queryInOrg } from '../helpers/org-sql.js'
 import { claimNextJob } from '../../src/repositories/ingest-jobs.repo.js'
 import type { Database } from '../../src/db/client.js'
 import type { OrgId } from '../../src/org-id.js'
+import { pino } from 'pino'
+import { loadConfig, type Config } from '../../src/config.js'
+import { ExtractionPool } from '../../src/ingest/extraction-pool.js'
+import { IngestWorker, workerOptionsFrom } from '../../src/ingest/worker.js'
 
 /** How many rows of `table` the organisation has (row-level security hides every other organisation's), or one document has. */
 async function count (database: Database, orgId: OrgId, table: 'chunks' | 'ingest_jobs' | 'document_payloads', documentId?: string): Promise<number> {
@@ -115,4 +119,37 @@ t.test('a document deleted while processing stays deleted', async (t) => {
   t.equal((await call(t, app, 'GET', `/v1/documents/${id}`, { key: org.key })).status, 404, 'still gone')
   t.equal(await count(database, org.orgId, 'chunks', id), 0, 'no chunks were written')
   t.equal(await count(database, org.orgId, 'ingest_jobs', id), 0)
+})
+
+/** A worker of its own over an app that processes nothing itself, with extraction threads that misbehave on request. */
+async function hostileWorker (t: Test, database: Database, overrides: Partial<Config>): Promise<IngestWorker> {
+  const config = { ...loadConfig({}), workers: 1, jobRetryBaseMs: 50, ...overrides }
+  const pool = new ExtractionPool({ threads: 1, memoryLimitMb: 64, entry: new URL('../helpers/hostile-thread.ts', import.meta.url) })
+  const worker = new IngestWorker(database, { ...workerOptionsFrom(config, pino({ level: 'silent' })), pollIntervalMs: 100, pool })
+  await worker.start()
+  t.teardown(async () => { await worker.stop(1000) })
+  return worker
+}
+
+t.test('an extraction thread that dies mid-job costs that job an attempt, and the process lives on', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(database)
+  const worker = await hostileWorker(t, database, { jobMaxAttempts: 2 })
+  const [dies, exhausts, fine]: string[] = (await call(t, app, 'POST', '/v1/ingest', { key: org.key, body: { documents: [{ text: 'exit' }, { text: 'allocate' }, { text: 'fine' }] } })).json().document_ids
+  t.match(await waitForDocument(app, org.key, dies as string), { status: 'failed', error_message: 'Internal error while processing the document' }, 'two attempts, then failed')
+  t.match(await waitForDocument(app, org.key, exhausts as string), { status: 'failed', error_message: 'Document exceeds the memory limit while extracting' }, 'out of memory is final at once')
+  t.match(await waitForDocument(app, org.key, fine as string), { status: 'ready', chunk_count: 1 })
+  t.equal(worker.pool.stats.killed, 3, 'exit twice, out of memory once: each thread replaced')
+})
+
+t.test('the time limit stops an extraction that never yields', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(database)
+  await hostileWorker(t, database, { jobMaxAttempts: 1, jobTimeoutMs: 1000 })
+  const id: string = (await call(t, app, 'POST', '/v1/ingest', { key: org.key, body: { documents: [{ text: 'spin' }] } })).json().document_ids[0]
+  const started = Date.now()
+  const health = await app.inject({ method: 'GET', url: '/healthz' })
+  t.equal(health.statusCode, 200, 'the server answers while the thread spins')
+  t.match(await waitForDocument(app, org.key, id), { status: 'failed', error_message: 'Processing timed out after 1 s' })
+  t.ok(Date.now() - started < 10_000)
 })
