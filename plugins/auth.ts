@@ -1,9 +1,9 @@
 // API-key authentication for /v1: a @fastify/auth strategy that runs in onRequest, before any body is read.
-// Addresses with too many failed checks are refused before any lookup or argon2, and argon2 runs a few at a time.
+// Addresses with too many failed checks are refused before any lookup or argon2, and argon2 runs a few at a time, once per key however many requests present it.
 import fp from 'fastify-plugin'
 import fastifyAuth from '@fastify/auth'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { KeyVerifier, parseBearerKey, type Verification } from '../src/keys/key-verifier.js'
+import { KeyVerifier, parseBearerKey, repeatsAuthorization, type Verification } from '../src/keys/key-verifier.js'
 import { AuthFailureThrottle } from '../src/keys/auth-failure-throttle.js'
 import { AuthBusyError, AuthFailuresThrottledError, InvalidCredentialsError, RevokedKeyError } from '../src/errors/http-errors.js'
 import type { OrgId } from '../src/org-id.js'
@@ -40,7 +40,8 @@ export default fp(async (app) => {
   app.decorate('authFailureThrottle', throttle)
   app.decorateRequest('org', null as unknown as RequestOrg)
   app.decorate('verifyApiKey', async (request: FastifyRequest, reply: FastifyReply) => {
-    // A malformed key costs nothing to refuse, so it is not counted as a failure.
+    // A malformed key, or several Authorization headers, cost nothing to refuse, so are not counted as failures.
+    if (repeatsAuthorization(request.raw.rawHeaders)) throw new InvalidCredentialsError()
     const key = parseBearerKey(request.headers.authorization)
     if (key === undefined) throw new InvalidCredentialsError()
     // A key this instance has verified costs nothing to check either, so it is
@@ -52,11 +53,10 @@ export default fp(async (app) => {
         reply.header('retry-after', admission.retryAfterSeconds)
         throw new AuthFailuresThrottledError()
       }
-      try {
-        result = await verifier.verify(key)
-      } finally {
-        admission.settle(result?.outcome === 'invalid')
-      }
+      result = await verifier.verify(key)
+      // Every refused request counts once, also when it shared its verification
+      // with others presenting the same key: the limit is on refusals per address.
+      if (result.outcome === 'invalid') throttle.recordFailure(request.ip)
     }
     if (result.outcome === 'busy') {
       reply.header('retry-after', 1)

@@ -35,16 +35,24 @@ function unsupported (filename: string): InstanceType<typeof UnsupportedFileErro
   return new UnsupportedFileError(`Unsupported file type for "${filename.slice(0, 200)}": send a PDF, DOCX, plain text (.txt) or Markdown (.md) file`)
 }
 
+/** Where uploads wait while they stream in (read at each upload, so TMPDIR moves it). */
+export function uploadDirectory (): string {
+  return path.join(os.tmpdir(), 'jack-uploads')
+}
+
 /**
  * Writes the part to a temporary file. A type jack does not accept is refused
  * (415) as soon as its first 8 KiB have arrived, before the rest is stored.
  */
 export async function receiveUpload (part: FilePart): Promise<ReceivedFile> {
-  const directory = path.join(os.tmpdir(), 'jack-uploads')
+  const directory = uploadDirectory()
   fs.mkdirSync(directory, { recursive: true })
   const filePath = path.join(directory, randomUUID())
   const discard = (): void => { fs.rmSync(filePath, { force: true }) }
   const out = fs.createWriteStream(filePath)
+  // Kept rather than thrown as an event: a full disk must fail this upload, not the process.
+  let writeError: Error | undefined
+  out.on('error', (error) => { writeError ??= error })
   const filename = part.filename === '' ? 'upload' : part.filename
   let head = Buffer.alloc(0)
   let format: DocumentFormat | undefined
@@ -61,21 +69,31 @@ export async function receiveUpload (part: FilePart): Promise<ReceivedFile> {
           if (format === undefined) throw unsupported(filename)
         }
       }
+      if (writeError !== undefined) throw writeError
       if (!out.write(chunk)) await once(out, 'drain')
     }
     if (part.file.truncated === true) throw new FileTooLargeError()
     format ??= detectFormat(head, { filename, contentType: part.mimetype })
     if (format === undefined) throw unsupported(filename)
     out.end()
-    await once(out, 'close')
+    await closed(out)
+    if (writeError !== undefined) throw writeError
     return { path: filePath, filename, format, size, sha256: hash.digest('hex'), discard }
   } catch (error) {
-    // Writes still queued fail with ERR_STREAM_DESTROYED; nobody waits for them.
-    out.on('error', () => {})
-    out.destroy()
-    discard()
     // Drain what is left so the connection can carry the error response.
     part.file.resume()
+    // The file is opened in the background, maybe only after a refusal within
+    // the first chunk: removed before that, it would be created afterwards and
+    // left behind. Once the stream has closed, its file exists or never will.
+    // (Writes still queued fail with ERR_STREAM_DESTROYED, which nobody awaits.)
+    out.destroy()
+    await closed(out)
+    discard()
     throw error
   }
+}
+
+async function closed (out: fs.WriteStream): Promise<void> {
+  if (out.closed) return
+  await new Promise<void>((resolve) => { out.once('close', () => { resolve() }) })
 }

@@ -12,15 +12,13 @@ export interface AuthFailureThrottleOptions {
 }
 
 export type Admission =
-  | { admitted: true, settle: (failed: boolean) => void }
+  | { admitted: true }
   | { admitted: false, retryAfterSeconds: number }
 
 interface AddressEntry {
   windowStart: number
   current: number
   previous: number
-  /** Checks under way: each may still fail, so each holds a place under the limit. */
-  pending: number
 }
 
 /**
@@ -55,39 +53,32 @@ export class AuthFailureThrottle {
   }
 
   /**
-   * Admits a key check from `address`, or refuses it when the address's
-   * failures (and checks still under way) have reached the limit. An admitted
-   * check must be settled once: `settle(true)` counts a failure.
+   * Admits a key check from `address`, or refuses it once the address's
+   * failures have reached the limit. Checks still under way hold no place: a
+   * valid key's burst after a restart must not be refused for checks that
+   * would all have succeeded. So a parallel burst of different bad keys can
+   * pass the limit, by no more than the argon2 slots and queue admit at once.
    */
   admit (address: string): Admission {
-    if (this.options.limit === 0) return { admitted: true, settle: () => {} }
-    const key = throttleKey(address)
+    if (this.options.limit === 0) return { admitted: true }
     const position = windowAt(this.now(), this.options.windowMs)
-    const entry = this.entryFor(key, position)
-    const counts = { previous: entry.previous, current: entry.current + entry.pending }
-    if (!fits(counts, position, this.options.limit)) {
-      return { admitted: false, retryAfterSeconds: Math.max(1, toSeconds(msUntilNextFits(counts, position, this.options.limit))) }
+    const entry = this.entryFor(throttleKey(address), position)
+    if (!fits(entry, position, this.options.limit)) {
+      return { admitted: false, retryAfterSeconds: Math.max(1, toSeconds(msUntilNextFits(entry, position, this.options.limit))) }
     }
-    entry.pending++
-    let settled = false
-    return {
-      admitted: true,
-      settle: (failed) => {
-        if (settled) return
-        settled = true
-        entry.pending--
-        if (!failed) return
-        // The failure counts in the window it is settled in.
-        this.roll(entry, windowAt(this.now(), this.options.windowMs))
-        entry.current++
-      }
-    }
+    return { admitted: true }
+  }
+
+  /** Counts one failed check from `address`, in the window it ends in. */
+  recordFailure (address: string): void {
+    if (this.options.limit === 0) return
+    this.entryFor(throttleKey(address), windowAt(this.now(), this.options.windowMs)).current++
   }
 
   private entryFor (key: string, position: WindowPosition): AddressEntry {
     let entry = this.entries.get(key)
     if (entry === undefined) {
-      entry = { windowStart: position.currentStart, current: 0, previous: 0, pending: 0 }
+      entry = { windowStart: position.currentStart, current: 0, previous: 0 }
     } else {
       // Re-inserted below, so the Map's order is least recently seen first.
       this.entries.delete(key)

@@ -1,5 +1,6 @@
 // Checks presented API keys: argon2id against the stored hash once, then a memory cache keyed by the key's SHA-256.
-// At most `argon2Concurrency` argon2 runs at once, on low-priority threads, with a bounded queue, so a flood of bad keys cannot starve requests.
+// At most `argon2Concurrency` argon2 runs at once, on low-priority threads, with a bounded queue, so a flood of bad keys cannot starve requests;
+// concurrent checks of one key share a single verification.
 import { createHash } from 'node:crypto'
 import type { Database } from '../db/client.js'
 import type { OrgId } from '../org-id.js'
@@ -42,6 +43,19 @@ export function parseBearerKey (header: string | undefined): string | undefined 
   return key !== undefined && API_KEY_PATTERN.test(key) ? key : undefined
 }
 
+/**
+ * Whether a request carries more than one Authorization header (Node's raw
+ * name/value list). Node keeps the first and a proxy may act on another, so
+ * such a request is refused rather than judged by either.
+ */
+export function repeatsAuthorization (rawHeaders: readonly string[]): boolean {
+  let seen = 0
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]?.toLowerCase() === 'authorization' && ++seen > 1) return true
+  }
+  return false
+}
+
 function digestOf (key: string): string {
   return createHash('sha256').update(key).digest('base64')
 }
@@ -52,7 +66,9 @@ export class KeyVerifier {
     /** The most argon2 verifications ever running at once. */
     argon2PeakConcurrency: 0,
     /** Checks answered 'busy' because the argon2 queue was full. */
-    argon2Refusals: 0
+    argon2Refusals: 0,
+    /** Checks that waited for a verification of the same key already under way instead of starting their own. */
+    sharedVerifications: 0
   }
 
   private readonly argon2Slots: Semaphore
@@ -60,6 +76,8 @@ export class KeyVerifier {
   private argon2Running = 0
   private readonly cache = new Map<string, CachedKey>()
   private readonly lastTouched = new Map<string, number>()
+  /** Verifications under way, by key digest, that a check of the same key may wait for. */
+  private readonly inFlight = new Map<string, Promise<Verification>>()
   // Bumped by every revocation and reconnect: a verification that began
   // before one must not put its (possibly stale) result into the cache.
   private epoch = 0
@@ -82,20 +100,30 @@ export class KeyVerifier {
   }
 
   forget (keyId: string): void {
-    this.epoch++
+    this.newEpoch()
     for (const [digest, entry] of this.cache) {
       if (entry.keyId === keyId && !entry.revoked) this.cache.delete(digest)
     }
   }
 
   flush (): void {
-    this.epoch++
+    this.newEpoch()
     this.cache.clear()
+  }
+
+  private newEpoch (): void {
+    this.epoch++
+    // A check arriving after a revocation must not wait for a verification
+    // that may have read the key before it: it starts its own.
+    this.inFlight.clear()
   }
 
   /** The verdict on a key already verified and cached (no SQL, no argon2), or undefined when it is not cached. */
   cached (key: string): Verification | undefined {
-    const digest = digestOf(key)
+    return this.cachedByDigest(digestOf(key))
+  }
+
+  private cachedByDigest (digest: string): Verification | undefined {
     const cached = this.cache.get(digest)
     if (cached === undefined) return undefined
     // Re-inserting keeps the Map in least-recently-used order for eviction.
@@ -105,20 +133,35 @@ export class KeyVerifier {
   }
 
   async verify (key: string): Promise<Verification> {
-    const cached = this.cached(key)
+    const digest = digestOf(key)
+    const cached = this.cachedByDigest(digest)
     if (cached !== undefined) return cached
+    // After a restart the cache is cold and a client's first burst arrives all at
+    // once: one argon2 run per key, not one per request (nor one queue place each).
+    // With the cache off (for benchmarks) every request keeps its own argon2 run.
+    const sharing = this.options.cacheSize > 0
+    const underWay = sharing ? this.inFlight.get(digest) : undefined
+    if (underWay !== undefined) {
+      this.stats.sharedVerifications++
+      return await underWay
+    }
     // The slot covers the prefix lookup as well as argon2: a flood makes at most
     // concurrency + queue lookups at once, and past the queue it costs no SQL either.
-    const verifying = this.argon2Slots.tryRun(async () => await this.verifyUncached(key))
+    const verifying = this.argon2Slots.tryRun(async () => await this.verifyUncached(key, digest))
     if (verifying === undefined) {
       this.stats.argon2Refusals++
       return { outcome: 'busy' }
     }
-    return await verifying
+    if (!sharing) return await verifying
+    const shared: Promise<Verification> = verifying.finally(() => {
+      // A revocation may already have replaced this entry with a newer verification.
+      if (this.inFlight.get(digest) === shared) this.inFlight.delete(digest)
+    })
+    this.inFlight.set(digest, shared)
+    return await shared
   }
 
-  private async verifyUncached (key: string): Promise<Verification> {
-    const digest = digestOf(key)
+  private async verifyUncached (key: string, digest: string): Promise<Verification> {
     const epochAtStart = this.epoch
     const candidates = await findApiKeyCandidates(this.database.db, keyPrefix(key))
     for (const candidate of candidates) {

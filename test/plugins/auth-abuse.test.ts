@@ -1,8 +1,9 @@
-// Abuse of the key check over real HTTP: failed checks throttled per client address before any lookup or argon2, and argon2 run a bounded few at a time.
+// Abuse of the key check over real HTTP: failed checks throttled per client address before any lookup or argon2, argon2 run a bounded few at a time, once per key.
 import t from 'tap'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { call, type ApiResponse } from '../helpers/client.js'
 import { createApiKey } from '../../src/keys/api-key.js'
+import { loadConfig } from '../../src/config.js'
 
 const THROTTLED = { detail: 'Too many failed authentication attempts' }
 const BUSY = { detail: 'Too many authentication attempts in progress; retry shortly' }
@@ -56,6 +57,37 @@ t.test('failed checks are throttled per address, before any lookup or argon2', a
   }
   t.equal((await call(t, app, 'GET', '/v1/keys', { key: wrongSecret(org.key, 1), remoteAddress: malformedFrom })).status, 401,
     'malformed keys (refused without a lookup) do not count towards the limit')
+})
+
+t.test('a valid key\'s first burst after a restart is one argon2 run and never throttled', async (t) => {
+  // The deployment's own limit, not the tests' lenient one: the burst is twice its size.
+  const { authFailureLimit } = loadConfig({})
+  t.equal(authFailureLimit, 20, 'the default limit')
+  const { app, database } = await buildTestApp(t, { config: { workers: 0, authFailureLimit, rateLimit: 0 } })
+  const org = await createOrgWithKey(database)
+  const responses = await Promise.all(Array.from({ length: 40 }, async () => await call(t, app, 'GET', '/v1/keys', { key: org.key })))
+  t.same(responses.map((response) => response.status), Array(40).fill(200), '40 × 200')
+  t.equal(app.keyVerifier.stats.argon2Verifications, 1, 'exactly one argon2 verification')
+  t.ok(app.keyVerifier.stats.sharedVerifications > 0, `the others waited for it or found it cached (${app.keyVerifier.stats.sharedVerifications} waited)`)
+  t.equal((await call(t, app, 'GET', '/v1/keys', { key: wrongSecret(org.key, 1) })).status, 401, 'and none of them counted as a failure')
+})
+
+t.test('a bad key sent in parallel shares one argon2 run, and each refused request counts as one failure', async (t) => {
+  // A long window, entered well before its end, so no failure fades while the test counts them.
+  const windowMs = 3_600_000
+  while (Date.now() % windowMs > windowMs - 30_000) await new Promise((resolve) => setTimeout(resolve, 200))
+  const { app, database } = await buildTestApp(t, { config: { workers: 0, authFailureLimit: 41, authFailureWindowMs: windowMs, rateLimit: 0 } })
+  const org = await createOrgWithKey(database)
+  const from = '198.51.100.77'
+  const bad = wrongSecret(org.key, 7)
+  const responses = await Promise.all(Array.from({ length: 40 }, async () => await call(t, app, 'GET', '/v1/keys', { key: bad, remoteAddress: from })))
+  t.same(responses.map((response) => response.status), Array(40).fill(401), '40 × 401: none was refused for checks still under way')
+  t.same(responses[0]?.json(), INVALID)
+  t.equal(app.keyVerifier.stats.argon2Verifications, 1, 'one argon2 verification for all 40')
+  t.equal((await call(t, app, 'GET', '/v1/keys', { key: wrongSecret(org.key, 8), remoteAddress: from })).status, 401,
+    'the 41st failure is still admitted: the shared verification counted 40, not 1 and not more')
+  const throttled = await call(t, app, 'GET', '/v1/keys', { key: wrongSecret(org.key, 9), remoteAddress: from })
+  t.same([throttled.status, throttled.json()], [429, THROTTLED], 'and then the limit of 41 is reached')
 })
 
 t.test('IPv6 clients are counted by their /64', async (t) => {

@@ -1,8 +1,12 @@
+// API-key authentication over real HTTP: the key cache, one verification per key at a time, revocation, repeated headers, keys kept out of logs.
 import t from 'tap'
 import { Writable } from 'node:stream'
+import type { AddressInfo } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { buildTestApp, createOrgWithKey } from '../helpers/app.js'
 import { call } from '../helpers/client.js'
+import { INVALID_CREDENTIALS } from '../helpers/auth-matrix.js'
+import { rawRequest } from '../helpers/raw-http.js'
 import { queryInOrg } from '../helpers/org-sql.js'
 import { testDatabaseUrl } from '../helpers/template.js'
 
@@ -37,6 +41,9 @@ t.test('with the cache off every request verifies with argon2', async (t) => {
   const org = await createOrgWithKey(database)
   for (let i = 0; i < 3; i++) t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200)
   t.equal(app.keyVerifier.stats.argon2Verifications, 3)
+  const parallel = await Promise.all(Array.from({ length: 3 }, async () => await call(t, app, 'GET', '/v1/keys', { key: org.key })))
+  t.ok(parallel.every((response) => response.status === 200))
+  t.equal(app.keyVerifier.stats.argon2Verifications, 6, 'in parallel too: requests share no verification when the cache is off (what bench:auth measures)')
 })
 
 t.test('last_used_at is written on first use and then at most once a minute', async (t) => {
@@ -62,6 +69,68 @@ t.test('a verification that raced a revocation does not cache the key', async (t
   t.equal((await pending).outcome, 'valid', 'the request already in flight completes')
   await app.keyVerifier.verify(org.key)
   t.equal(app.keyVerifier.stats.argon2Verifications, 2, 'the next check went back to the database')
+})
+
+t.test('a check that starts after a revocation does not wait for a verification begun before it', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(database)
+  const verifier = app.keyVerifier
+  const before = verifier.verify(org.key)
+  const joined = verifier.verify(org.key)
+  t.equal(verifier.stats.sharedVerifications, 1, 'a second check of the same key waits for the first one\'s verification')
+  verifier.forget(org.keyId)
+  const after = verifier.verify(org.key)
+  t.equal(verifier.stats.sharedVerifications, 1, 'a check after the revocation does not: that verification may have read the key before it')
+  t.same((await Promise.all([before, joined, after])).map((result) => result.outcome), ['valid', 'valid', 'valid'], '(the key is not actually revoked here)')
+  t.equal(verifier.stats.argon2Verifications, 2, 'two verifications ran')
+  t.equal((await verifier.verify(org.key)).outcome, 'valid')
+  t.equal(verifier.stats.argon2Verifications, 2, 'the one begun after the revocation was cached; the stale one was not')
+})
+
+t.test('a check of a key already under way waits for it even when the argon2 queue is full', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 0, argon2Concurrency: 1, argon2QueueLimit: 0 } })
+  const org = await createOrgWithKey(database)
+  const other = await createOrgWithKey(database, 'other')
+  const verifier = app.keyVerifier
+  const first = verifier.verify(org.key)
+  const same = verifier.verify(org.key)
+  const different = verifier.verify(other.key)
+  t.same((await Promise.all([first, same, different])).map((result) => result.outcome), ['valid', 'valid', 'busy'],
+    'the same key shares the running verification; another key finds the only slot taken and no queue')
+  t.equal(verifier.stats.argon2Refusals, 1)
+  t.equal(verifier.stats.argon2Verifications, 1)
+  t.equal((await verifier.verify(other.key)).outcome, 'valid', 'the slot is free again afterwards')
+})
+
+t.test('a request with more than one Authorization header is refused, whichever comes first', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(database)
+  t.equal((await call(t, app, 'GET', '/v1/keys', { key: org.key })).status, 200, 'the key alone works (and is cached)')
+  const good = `Bearer ${org.key}`
+  const cases: Array<[string, string[]]> = [
+    ['the valid key twice', [good, good]],
+    ['the valid key, then another', [good, 'Bearer jack_' + '0'.repeat(48)]],
+    ['another scheme, then the valid key', ['Basic dXNlcjpwYXNz', good]],
+    ['the valid key, then an empty header', [good, '']]
+  ]
+  for (const [name, values] of cases) {
+    // inject sends an array as the header repeated; Node's types allow Authorization one value only.
+    const response = await app.inject({ method: 'GET', url: '/v1/keys', headers: { authorization: values as unknown as string } })
+    t.equal(response.statusCode, 401, `${name} → 401`)
+    t.same(response.json(), INVALID_CREDENTIALS, 'exact body')
+    t.equal(response.headers['www-authenticate'], 'Bearer')
+  }
+
+  // Over a real socket, as a client behind a proxy would send it (inject builds its raw headers itself).
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const head = (...lines: string[]): string => ['GET /v1/keys HTTP/1.1', 'Host: localhost', 'Connection: close', ...lines, '', ''].join('\r\n')
+  const single = await rawRequest(port, head(`Authorization: ${good}`))
+  t.equal(single.status, 200, 'one header over the socket: 200')
+  const repeated = await rawRequest(port, head(`Authorization: ${good}`, 'X-Between: 1', `authorization: ${good}`))
+  t.equal(repeated.status, 401, 'two over the socket, in different cases: 401')
+  t.same(JSON.parse(repeated.body), INVALID_CREDENTIALS)
+  t.equal(repeated.headers['www-authenticate'], 'Bearer')
 })
 
 t.test('keys never reach the log', async (t) => {

@@ -1,5 +1,9 @@
+// POST /v1/ingest/file over real HTTP: formats judged by content, the form's rules, size limits, temporary files, authentication.
 import t from 'tap'
+import fs from 'node:fs'
 import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { buildTestApp, createOrgWithKey } from '../../helpers/app.js'
@@ -8,10 +12,36 @@ import { authMatrix } from '../../helpers/auth-matrix.js'
 import { multipartBody, waitForDocument, type FormFile } from '../../helpers/documents.js'
 import { queryInOrg } from '../../helpers/org-sql.js'
 import { makeDocx, makePdf, PNG_HEADER } from '../../helpers/sample-files.js'
+import { uploadDirectory } from '../../../src/ingest/receive-upload.js'
+
+// Test files run as parallel processes that all upload: a temporary directory of
+// this process's own makes the upload folder's files this file's alone to count.
+const ownTmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jack-upload-test-'))
+process.env.TMPDIR = ownTmpDir
+t.teardown(() => { fs.rmSync(ownTmpDir, { recursive: true, force: true }) })
+
+/** Temporary files in the upload folder now. */
+function uploadsStored (): number {
+  try {
+    return fs.readdirSync(uploadDirectory()).length
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw error
+  }
+}
 
 t.test('POST /v1/ingest/file', async (t) => {
   const { app, database } = await buildTestApp(t, { config: { workers: 1 } })
   const org = await createOrgWithKey(database)
+  t.equal(path.dirname(uploadDirectory()), ownTmpDir, 'uploads go to this process\'s temporary directory')
+  let port: number | undefined
+  const listeningPort = async (): Promise<number> => {
+    if (port === undefined) {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      port = (app.server.address() as AddressInfo).port
+    }
+    return port
+  }
   const upload = async (fields: Record<string, string>, file?: FormFile, fileField?: string): Promise<ReturnType<typeof call>> => {
     const { body, contentType } = await multipartBody(fields, file, fileField)
     return await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, rawBody: body, headers: { 'content-type': contentType } })
@@ -105,9 +135,39 @@ t.test('POST /v1/ingest/file', async (t) => {
     }
   })
 
+  t.test('no temporary file outlives a refused upload', async (t) => {
+    t.equal(uploadsStored(), 0, 'none before')
+    const pngOver8KiB = { name: 'scan.png', content: Buffer.concat([PNG_HEADER, Buffer.alloc(20_000, 1)]) }
+    const large415 = await upload({}, pngOver8KiB)
+    t.equal(large415.status, 415, 'a PNG over 8 KiB → 415 (refused within its first chunk)')
+    t.equal(uploadsStored(), 0, 'and leaves no file behind')
+    t.equal((await upload({}, { name: 'small.png', content: PNG_HEADER })).status, 415, 'a PNG under 8 KiB → 415 (judged at its end)')
+    t.equal(uploadsStored(), 0)
+    const { body, contentType } = await multipartBody({}, { name: 'long.txt', content: 'Plain words. '.repeat(4000) })
+    const cut = await call(t, app, 'POST', '/v1/ingest/file', { key: org.key, rawBody: body.subarray(0, 30_000), headers: { 'content-type': contentType } })
+    t.equal(cut.status, 400, 'a body cut off inside the file → 400')
+    t.equal(uploadsStored(), 0)
+    t.equal((await upload({}, { name: 'fine.txt', content: 'Accepted text. '.repeat(2000) })).status, 202)
+    t.equal(uploadsStored(), 0, 'an accepted upload\'s file is gone once it is stored in the database')
+  })
+
+  t.test('a client that leaves mid-upload leaves no temporary file', async (t) => {
+    const port = await listeningPort()
+    const boundary = 'jackboundary'
+    const request = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/ingest/file', headers: { authorization: `Bearer ${org.key}`, 'content-type': `multipart/form-data; boundary=${boundary}` } })
+    request.on('error', () => {})
+    request.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="partial.txt"\r\nContent-Type: text/plain\r\n\r\n`)
+    request.write(Buffer.alloc(256 * 1024, 'a'))
+    const deadline = Date.now() + 10_000
+    while (uploadsStored() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.equal(uploadsStored(), 1, 'the upload is being stored')
+    request.destroy()
+    while (uploadsStored() > 0 && Date.now() < deadline + 10_000) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.equal(uploadsStored(), 0, 'and is removed once the client has gone')
+  })
+
   t.test('an upload over 100 MB is refused with 413 without being held in memory', async (t) => {
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as AddressInfo
+    const port = await listeningPort()
     const boundary = 'jackboundary'
     const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.txt"\r\nContent-Type: text/plain\r\n\r\n`)
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
@@ -137,6 +197,7 @@ t.test('POST /v1/ingest/file', async (t) => {
     })
     clearInterval(sampler)
     t.equal(status, 413)
+    t.equal(uploadsStored(), 0, 'no temporary file remains')
     const growthMb = (peak - baseline) / 1024 / 1024
     t.ok(growthMb < 60, `memory grew by ${growthMb.toFixed(0)} MB while 101 MB streamed through`)
   })
