@@ -153,3 +153,18 @@ t.test('the time limit stops an extraction that never yields', async (t) => {
   t.match(await waitForDocument(app, org.key, id), { status: 'failed', error_message: 'Processing timed out after 1 s' })
   t.ok(Date.now() - started < 10_000)
 })
+
+t.test('stopping during an extraction that never yields ends within the grace and gives the job back', async (t) => {
+  const { app, database } = await buildTestApp(t, { config: { workers: 0 } })
+  const org = await createOrgWithKey(database)
+  const worker = await hostileWorker(t, database, { jobMaxAttempts: 3 })
+  const id: string = (await call(t, app, 'POST', '/v1/ingest', { key: org.key, body: { documents: [{ text: 'spin' }] } })).json().document_ids[0]
+  await until(() => worker.pool.stats.started > 0)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const started = Date.now()
+  await worker.stop(500)
+  t.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms with a grace of 500 ms`)
+  const [job] = await queryInOrg<{ attempts: number, leased_by: string | null }>(database, org.orgId, sql`select attempts, leased_by from ingest_jobs where document_id = ${id}`)
+  t.same(job, { attempts: 0, leased_by: null }, 'released, its attempt restored, for the next worker')
+  t.equal((await waitForDocument(app, org.key, id, 100)).status, 'processing')
+})
