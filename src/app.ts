@@ -19,6 +19,7 @@ import workerPlugin from '../plugins/worker.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { loggerOptions } from './logging/logger-options.js'
+import { requestIdOf } from './logging/request-id.js'
 
 export interface BuildOptions {
   config: Config
@@ -37,13 +38,16 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
     },
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
+    // Unique across processes and restarts (Fastify's default counts from req-1 in each), or the caller's own.
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'requestId',
     // The client address the failed-authentication throttle counts by (JACK_TRUST_PROXY).
     trustProxy: config.trustProxy,
     ajv: { customOptions: { strict: false } },
     // Paths the router cannot take apart (bad percent-encoding, a parameter longer than
     // maxParamLength) are malformed path parameters: 422 in the API's error shape, not Fastify's.
-    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
-      reply.code(422).send({ detail: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL path is not valid' })
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('x-request-id', request.id).code(422).send({ detail: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL path is not valid' })
     },
     // Requests Node's HTTP parser refuses (oversized or malformed headers) never reach a
     // route or the error handler: they are answered on the raw socket, in the API's error
@@ -69,6 +73,8 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // First of all hooks, so every answer carries it: refusals by auth and rate limit, 404s and errors included.
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   await app.register(configPlugin, { config })
   await app.register(dbPlugin, { database: options.database })
   await app.register(shutdownPlugin)
