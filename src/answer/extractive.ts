@@ -1,7 +1,7 @@
 // The default answerer, with no model: quotes the 1–3 sentences of the retrieved chunks that best answer the question.
 import { type Answer, type Citation, NOT_FOUND_ANSWER, type RetrievedChunk } from './answer-types.js'
 import { type Sentence, splitSentences } from './sentences.js'
-import { analyse, canonicalKey, isCommonWord, type Term } from './terms.js'
+import { analyse, canonicalKey, germanQuestion, isCommonWord, type Term } from './terms.js'
 
 export interface ExtractiveOptions {
   /** The most sentences an answer quotes (default 3); it quotes one unless more add what the first lacks. */
@@ -95,7 +95,8 @@ export function answerExtractively (question: string, chunks: RetrievedChunk[], 
 
   const sentencesByChunk = chunks.map((chunk) => splitSentences(chunk.text))
   const candidates = distinctCandidates(chunks, sentencesByChunk)
-  const model = questionModel(question, questionTerms, candidates)
+  const terms = germanQuestion(question, questionTerms, new Set(candidates.flatMap((candidate) => [...candidate.contentKeys, ...candidate.headingKeys])))
+  const model = questionModel(question, terms, candidates)
   const priors = chunkPriors(chunks)
   for (const candidate of candidates) scoreSentence(candidate, model, priors[candidate.rank] as number)
   scoreInContext(candidates, chunks, model)

@@ -1,9 +1,9 @@
-// Turns questions and sentences into comparable terms: lower-cased, accent-free, stemmed words, with stopwords marked.
+// Turns questions and sentences into comparable terms: lower-cased, accent-free, stemmed words (English; Arabic lightly), with stopwords marked.
 import { stem } from './porter-stemmer.js'
 
 /** One word of a text, in order. Shared between texts (see knownWords), so never changed. */
 export interface Term {
-  /** The matching key: lower-cased, without accents, Porter-stemmed (English words), or one CJK character. */
+  /** The matching key: lower-cased, without accents, stemmed (Porter; Arabic light stemming for Arabic script), or one CJK character. */
   readonly key: string
   /** A function word (or wh-word) that carries no topic: it neither needs to match nor counts as content. */
   readonly stopword: boolean
@@ -13,8 +13,10 @@ export interface Term {
   readonly numeric: boolean
 }
 
-// Numbers keep their inner separators ("3.5", "1,000"); Han, kana and Thai have no spaces, so each character is a term.
-const WORD = /\p{N}+(?:[.,:]\p{N}+)*|[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]|[\p{L}\p{N}]+/gu
+// Numbers keep their inner separators ("3.5", "1,000"); Han, kana and Thai have no spaces, so each character is a term
+// (consecutive ones also match as the question's bigrams, see extractive.ts). A word keeps its combining marks: Arabic
+// vowel signs ("تُصرف") and decomposed accents would otherwise cut it in two.
+const WORD = /\p{N}+(?:[.,:]\p{N}+)*|[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]|[\p{L}\p{N}][\p{L}\p{M}\p{N}]*/gu
 
 /** The terms of `text`. */
 export function analyse (text: string): Term[] {
@@ -37,12 +39,25 @@ const knownWords = new Map<string, Term | null>()
 const KNOWN_WORDS_LIMIT = 50_000
 
 function readWord (raw: string): Term | null {
-  const plain = raw.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase()
+  const plain = withoutAccents(raw).toLowerCase()
   if (plain === '') return null
   const numeric = /\p{N}/u.test(plain)
+  const capitalised = /^\p{Lu}/u.test(raw)
+  if (!numeric && ARABIC_LETTER.test(plain)) {
+    const normal = normaliseArabic(plain)
+    return { key: stemArabic(normal), stopword: ARABIC_STOPWORDS.has(normal), capitalised, numeric }
+  }
   const key = numeric ? plain.replace(/(?<=\p{N}),(?=\p{N})/gu, '') : canonicalKey(plain)
-  const stopword = STOPWORDS.has(plain) || (!numeric && /^[a-z]$/.test(plain)) || CJK_PARTICLES.has(plain)
-  return { key, stopword, capitalised: /^\p{Lu}/u.test(raw), numeric }
+  const stopword = STOPWORDS.has(plain) || GERMAN_STOPWORDS.has(plain) || (!numeric && /^[a-z]$/.test(plain)) || CJK_PARTICLES.has(plain)
+  return { key, stopword, capitalised, numeric }
+}
+
+/**
+ * Without combining marks (é → e, ü → u, Arabic vowel signs), and ß as ss. The kana
+ * voicing marks stay: で and て, ば and は are different sounds, not accents.
+ */
+function withoutAccents (word: string): string {
+  return word.normalize('NFD').replace(/(?![\u3099\u309a])\p{M}/gu, '').normalize('NFC').replace(/ß/gu, 'ss')
 }
 
 /** The matching key of a lower-case word: its stem, or its group's for an irregular form or close synonym. */
@@ -192,3 +207,96 @@ monday tuesday wednesday thursday friday saturday sunday january february march 
 october november december
 `.trim().split(/\s+/)
 const COMMON_KEYS = new Set(COMMON_WORDS.filter((word) => !STOPWORDS.has(word)).map(canonicalKey))
+
+// --- German ------------------------------------------------------------------------------------------------------------
+
+// German function words and question words, accent-free, that are no English word a question may need; those that
+// are ("die", "man", "von", "Uber") are function words only in a German question (GERMAN_AMBIGUOUS, germanQuestion).
+const GERMAN_STOPWORDS = new Set(`
+aber alle allem allen aller alles andere anderen auch auf aus bei beim bist dabei dadurch dafur dagegen damit dann daran
+darauf darf darin darum das dass dein deine denn der derer deshalb dessen dich dir doch dort durch durfen ein eine einem
+einen einer eines etwa euch gegen gewesen gibt habe haben hast hatte hatten hier ich ihm ihn ihnen ihr ihre ihrem ihren
+ihrer im ins ist jede jedem jeden jeder jedes jetzt kann kein keine keinem keinen keiner konnen konnte mein meine mich
+muss mussen nach nicht nichts noch nur oder ohne sehr sein sich sie sind soll sollen sollte sonst und uns unser unsere
+unter viel viele vom vor wann waren warum weil welche welchem welchen welcher welches wenn wer werden wie wieder wieviel
+wieviele wird wir wo woher wohin womit wurde wurden zu zum zur zwischen
+`.trim().split(/\s+/))
+
+// Function words of a German question that are English words too, as keys.
+const GERMAN_AMBIGUOUS = new Set(`
+die den des dem war hat man bin pro als fur uber von mit da du er es ob um ja bis mir nun gab seine seinem seinen seiner
+`.trim().split(/\s+/).map((word) => canonicalKey(word)))
+// Compared as words, not keys: "alle" and "all" share a stem.
+const GERMAN_MARKERS = new Set([...GERMAN_STOPWORDS].filter((word) => !STOPWORDS.has(word)))
+
+/**
+ * A German question's terms, matched to the forms the candidate sentences use. Its
+ * ambiguous function words (GERMAN_AMBIGUOUS) become stopwords, and a content word that
+ * no candidate holds takes the key of the candidate word closest to it in length that
+ * is its inflection or compound part or of which it is one: "Woche" meets "Wochen" and
+ * "Wochenarbeitszeit", "Urlaubstage" meets "Urlaub", "Jahr" meets "Kalenderjahr" (German
+ * writes compounds as one word, and the English stemmer knows no German endings). Other
+ * questions come back unchanged: English ones must not meet "cartoon" for "cart".
+ */
+export function germanQuestion (question: string, terms: Term[], candidateKeys: ReadonlySet<string>): Term[] {
+  if (!(question.match(/\p{L}+/gu) ?? []).some((word) => GERMAN_MARKERS.has(withoutAccents(word).toLowerCase()))) return terms
+  const questionKeys = new Set(terms.map((term) => term.key))
+  return terms.map((term) => {
+    if (term.stopword) return term
+    if (GERMAN_AMBIGUOUS.has(term.key)) return { ...term, stopword: true }
+    if (term.numeric || candidateKeys.has(term.key)) return term
+    const form = closestForm(term.key, candidateKeys, questionKeys)
+    return form === undefined ? term : { ...term, key: form }
+  })
+}
+
+// The shorter of two related keys: "tag" and "jahr" are words in their own right, "ab" and "zu" are not.
+const MIN_PART_LENGTH = 4
+
+/** The key of `candidates` (not a question key) closest in length to `key` that begins or ends with it, or with which it does. */
+function closestForm (key: string, candidates: ReadonlySet<string>, questionKeys: ReadonlySet<string>): string | undefined {
+  let best: string | undefined
+  for (const candidate of candidates) {
+    if (questionKeys.has(candidate) || /\p{N}/u.test(candidate)) continue
+    const [shorter, longer] = candidate.length < key.length ? [candidate, key] : [key, candidate]
+    if (shorter.length < MIN_PART_LENGTH || !(longer.startsWith(shorter) || longer.endsWith(shorter))) continue
+    if (best === undefined || Math.abs(candidate.length - key.length) < Math.abs(best.length - key.length) ||
+      (Math.abs(candidate.length - key.length) === Math.abs(best.length - key.length) && candidate < best)) best = candidate
+  }
+  return best
+}
+
+// --- Arabic --------------------------------------------------------------------------------------------------------------
+
+const ARABIC_LETTER = /\p{Script=Arabic}/u
+
+/**
+ * One spelling for the letters Arabic writes several ways: without tatweel, ى as ي, ة as ه
+ * (hamza and madda on alef are already gone with the marks: أ إ آ → ا).
+ */
+function normaliseArabic (word: string): string {
+  return word.replace(/\u0640/gu, '').replace(/\u0649/gu, '\u064a').replace(/\u0629/gu, '\u0647').replace(/\u0671/gu, '\u0627')
+}
+
+// Larkey, Ballesteros and Connell's "light10" (2002): Arabic writes "and", "the", "with the", "for the" and
+// pronouns as part of the word, so "الإجازة", "إجازة" and "للموظف", "موظف" would never meet. Affixes in normalised form.
+const ARABIC_PREFIXES = ['وال', 'بال', 'كال', 'فال', 'لل', 'ال']
+const ARABIC_SUFFIXES = ['ها', 'ان', 'ات', 'ون', 'ين', 'يه', 'ه', 'ي']
+
+/** The light10 stem of a normalised Arabic word: a leading و, then one article prefix, then each suffix in turn, while two letters remain. */
+function stemArabic (word: string): string {
+  let stemmed = word.length > 3 && word.startsWith('و') ? word.slice(1) : word
+  const prefix = ARABIC_PREFIXES.find((candidate) => stemmed.startsWith(candidate) && stemmed.length - candidate.length >= 2)
+  if (prefix !== undefined) stemmed = stemmed.slice(prefix.length)
+  for (const suffix of ARABIC_SUFFIXES) {
+    if (stemmed.endsWith(suffix) && stemmed.length - suffix.length >= 2) stemmed = stemmed.slice(0, -suffix.length)
+  }
+  return stemmed
+}
+
+// Prepositions, pronouns, particles and question words, normalised as words are.
+const ARABIC_STOPWORDS = new Set(`
+في من على إلى عن مع هذا هذه ذلك تلك هناك هنا التي الذي الذين اللذان اللتان هو هي هم هن هما أنت أنا نحن أنتم ما ماذا
+متى أين كيف كم هل لماذا لا لم لن أن إن أو أم ثم كل لكل بعض بعد قبل عند حتى إذا قد كان كانت يكون تكون بين أي منذ لكن بل
+غير سوى إلا لدى لها له لهم به بها فيه فيها منه منها عليه عليها و ف ب ل ك
+`.trim().split(/\s+/).map((word) => normaliseArabic(withoutAccents(word))))

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { stem } from '../../src/answer/porter-stemmer.js'
-import { analyse, canonicalKey, isCommonWord } from '../../src/answer/terms.js'
+import { analyse, canonicalKey, germanQuestion, isCommonWord } from '../../src/answer/terms.js'
 
 t.test('the Porter stemmer gives the published stems', async (t) => {
   // Examples from Porter (1980) and the reference vocabulary.
@@ -67,4 +67,35 @@ t.test('irregular forms and close synonyms share a key', async (t) => {
   t.ok(isCommonWord(canonicalKey('time')))
   t.ok(isCommonWord(canonicalKey('Sunday'.toLowerCase())))
   t.notOk(isCommonWord(canonicalKey('escrow')))
+})
+
+t.test('words of other scripts and languages: marks, Arabic affixes, German function words', async (t) => {
+  const keys = (text: string): string[] => analyse(text).map((term) => term.key)
+  const key = (word: string): string | undefined => analyse(word)[0]?.key
+  t.equal(analyse('تُصرف').length, 1, 'an Arabic vowel sign does not cut a word in two')
+  t.equal(key('تُصرف'), key('تصرف'), 'and is ignored, as accents are')
+  t.equal(key('يوماً'), key('يوما'))
+  for (const [inflected, plain] of [['الإجازة', 'إجازة'], ['للموظف', 'موظف'], ['السنوية', 'سنوية'], ['والعشرين', 'عشرين'], ['مدفوعة', 'مدفوعه'], ['مبنى', 'مبني']]) {
+    t.equal(key(inflected as string), key(plain as string), `${inflected as string} meets ${plain as string}`)
+  }
+  t.same(analyse('متى كم في').map((term) => term.stopword), [true, true, true], 'Arabic question words and prepositions are stopwords')
+  t.not(key('で'), key('て'), 'kana voicing marks are not accents: で is not て')
+  t.not(key('ば'), key('は'))
+  t.equal(key('Straße'), key('Strasse'), 'ß is ss')
+  t.equal(key('Größe'), key('Grosse'), 'umlauts lose their dots, as accents do')
+  t.equal(key('한국'), '한국', 'Hangul keys are whole syllables')
+  t.same(analyse('Wie viele Stunden sind es?').map((term) => term.stopword), [true, true, false, true, false])
+  t.same(analyse('the man from Uber will die von Braun').filter((term) => !term.stopword).map((term) => term.key), ['man', 'uber', 'die', 'von', 'braun'],
+    'German function words that are English words too stay content words')
+  t.same(keys('東京は'), ['東', '京', 'は'])
+})
+
+t.test('a German question meets the inflections and compounds the candidates use; others are left alone', async (t) => {
+  const candidateKeys = new Set(analyse('Die Wochenarbeitszeit beträgt achtunddreißig Stunden. Jeder erhält dreißig Tage Urlaub pro Kalenderjahr.').map((term) => term.key))
+  const german = germanQuestion('Wie viele Urlaubstage hat man im Jahr?', analyse('Wie viele Urlaubstage hat man im Jahr?'), candidateKeys)
+  t.same(german.filter((term) => !term.stopword).map((term) => term.key), [canonicalKey('urlaub'), canonicalKey('kalenderjahr')],
+    'Urlaubstage meets Urlaub, Jahr meets Kalenderjahr, and "hat" and "man" are function words')
+  t.same(germanQuestion('Wie lang ist eine Woche?', analyse('Wie lang ist eine Woche?'), candidateKeys).map((term) => term.key).at(-1), canonicalKey('wochenarbeitszeit'))
+  const english = analyse('How many holidays does a man have in a year?')
+  t.equal(germanQuestion('How many holidays does a man have in a year?', english, candidateKeys), english, 'an English question is returned as it is')
 })

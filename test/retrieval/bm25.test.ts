@@ -44,15 +44,18 @@ function closeTo (t: Test, actual: number | undefined, expected: number, message
 /**
  * The maintained index against a recomputation from the org's chunks: the
  * postings (lexeme, tf, length) and the statistics (N, total length) must be
- * exactly what the stored tsvectors say.
+ * exactly what the chunks' text analyses to, jack_search_vector(text). The
+ * triggers read the stored tsvector instead for text without CJK letters, so
+ * this also checks that the two agree there.
  */
 async function checkIndexMatchesChunks (t: Test, database: Database, orgId: OrgId): Promise<void> {
   const [postings] = await queryInOrg<{ missing: number | string, extra: number | string }>(database, orgId, sql`
-    with expected as (
-      select c.document_id, c.chunk_index, t.lexeme, cardinality(t.positions) as tf,
-             (select sum(cardinality(u.positions)) from unnest(c.tsv) as u)::int as chunk_length
-      from chunks c cross join lateral unnest(c.tsv) as t
-      where c.org_id = ${orgId}
+    with vectors as (
+      select c.document_id, c.chunk_index, jack_search_vector(c.text) as vector from chunks c where c.org_id = ${orgId}
+    ), expected as (
+      select v.document_id, v.chunk_index, t.lexeme, cardinality(t.positions) as tf,
+             (select sum(cardinality(u.positions)) from unnest(v.vector) as u)::int as chunk_length
+      from vectors v cross join lateral unnest(v.vector) as t
     ), stored as (
       select document_id, chunk_index, lexeme::text as lexeme, tf, chunk_length from postings where org_id = ${orgId}
     )
@@ -64,7 +67,7 @@ async function checkIndexMatchesChunks (t: Test, database: Database, orgId: OrgI
     select (select sum(chunk_count) from org_chunk_stats where org_id = ${orgId}) as stored_count,
            (select sum(total_length) from org_chunk_stats where org_id = ${orgId}) as stored_length,
            (select count(*) from chunks where org_id = ${orgId}) as chunk_count,
-           (select sum(cardinality(u.positions)) from chunks c cross join lateral unnest(c.tsv) as u where c.org_id = ${orgId}) as total_length`)
+           (select sum(cardinality(u.positions)) from chunks c cross join lateral unnest(jack_search_vector(c.text)) as u where c.org_id = ${orgId}) as total_length`)
   t.equal(Number(stats?.stored_count ?? 0), Number(stats?.chunk_count), 'N is the number of chunks')
   t.equal(Number(stats?.stored_length ?? 0), Number(stats?.total_length ?? 0), 'the total length is the sum of chunk lengths')
 }
@@ -128,6 +131,53 @@ t.test('BM25 scores equal a hand computation exactly', async (t) => {
   t.same(await search(org.orgId, 'the and of'), [], 'a query of stop words finds nothing')
   t.same(await search(org.orgId, 'kiwi'), [], 'a term in no chunk finds nothing')
   t.same(await search(org.orgId, 'Kiwi, apples!').then((rows) => rows.map((hit) => hit.documentId)), [d4, d1], 'unknown terms are ignored')
+})
+
+// The same by hand for Chinese and Japanese: a run of CJK letters is indexed as
+// its overlapping bigrams plus its letters one by one, and a question of two
+// or more letters is looked up by its bigrams alone.
+//   c1 "東京都"          東京 京都 + 東 京 都        length 5
+//   c2 "京都府の大学"    京都 都府 府の の大 大学 + 京 都 府 の 大 学   length 11
+//   c3 "大阪。"          大阪 + 大 阪                length 3 (。 ends the run)
+//   c4 "Tokyo 東"        tokyo 東                    length 2 (a run of one: its unigram)
+// N = 4, total length 21, avgdl = 5.25.
+const CJK_EXAMPLE = ['東京都', '京都府の大学', '大阪。', 'Tokyo 東']
+
+t.test('CJK text is found by any substring: BM25 over bigrams equals a hand computation exactly', async (t) => {
+  const org = await createOrgWithKey(database, 'bm25 cjk')
+  const [c1, c2, c3, c4] = await ingest(t, org, CJK_EXAMPLE.map((text) => ({ text })))
+  await checkIndexMatchesChunks(t, database, org.orgId)
+  const lexemes = await queryInOrg<{ lexeme: string, tf: number, chunk_length: number }>(database, org.orgId, sql`
+    select lexeme, tf, chunk_length from postings where org_id = ${org.orgId} and document_id = ${c2} order by lexeme collate "C"`)
+  t.same(lexemes.map((row) => [row.lexeme, Number(row.tf), Number(row.chunk_length)]),
+    ['の', 'の大', '京', '京都', '大', '大学', '学', '府', '府の', '都', '都府'].map((lexeme) => [lexeme, 1, 11]), 'c2: bigrams and unigrams, once each')
+
+  const N = 4
+  const avgdl = 21 / 4
+  // "京都" (df 2: c1, c2) — the bigram alone, not 京 and 都 separately.
+  const kyoto = await search(org.orgId, '京都')
+  t.same(kyoto.map((hit) => hit.documentId), [c1, c2], 'the shorter chunk first')
+  closeTo(t, kyoto[0]?.score, termScore(idf(N, 2), 1, 5, avgdl), 'c1 for 京都')
+  closeTo(t, kyoto[1]?.score, termScore(idf(N, 2), 1, 11, avgdl), 'c2 for 京都')
+  // "東京都": 東京 (df 1) and 京都 (df 2).
+  const tokyo = await search(org.orgId, '東京都')
+  t.same(tokyo.map((hit) => hit.documentId), [c1, c2])
+  closeTo(t, tokyo[0]?.score, termScore(idf(N, 1), 1, 5, avgdl) + termScore(idf(N, 2), 1, 5, avgdl), 'c1 holds both bigrams')
+  // A substring inside a longer run, with the punctuation after it.
+  t.same((await search(org.orgId, '府の大')).map((hit) => hit.documentId), [c2], 'a substring in the middle of a run')
+  t.same((await search(org.orgId, '大阪。')).map((hit) => hit.documentId), [c3])
+  // One letter: its unigram, held by every chunk with the letter anywhere in a run.
+  const east = await search(org.orgId, '東')
+  t.same(east.map((hit) => hit.documentId), [c4, c1], 'a question of one letter finds it in runs and alone')
+  closeTo(t, east[0]?.score, termScore(idf(N, 2), 1, 2, avgdl), 'c4 for 東')
+  t.same((await search(org.orgId, '大')).map((hit) => hit.documentId).sort(), [c2, c3].sort())
+  t.same(await search(org.orgId, '京大'), [], 'letters each in the index, but never side by side, find nothing')
+  t.same((await search(org.orgId, 'tokyo')).map((hit) => hit.documentId), [c4], 'Latin words beside CJK ones are words as before')
+
+  // Deleting CJK chunks takes away exactly what their insert added.
+  await deleteDocument(t, org, c2 as string)
+  await checkIndexMatchesChunks(t, database, org.orgId)
+  closeTo(t, (await search(org.orgId, '京都'))[0]?.score, termScore(idf(3, 1), 1, 5, 10 / 3), 'c1 for 京都 without c2')
 })
 
 t.test('parameters are checked', async (t) => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,63 +9,91 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import { migrationsFolder } from '../../src/db/client.js'
 import { rowsOf } from '../../src/db/rows.js'
 import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/template.js'
 
-// An existing deployment upgrades with chunks already stored: the migration
-// that adds the postings index must index them, and its triggers take over.
+// An existing deployment upgrades with chunks already stored: the migrations
+// that add the postings index (0003) and change its analysis (0008) must index
+// them, and the triggers take over.
 
 interface Migratable {
   execute: (query: SQL) => Promise<unknown>
+  /** Runs `query` in a transaction scoped to `orgId`, as row-level security (0007 on) requires of the owner too. */
+  executeInOrg: (orgId: string, query: SQL) => Promise<unknown>
   migrateTo: (folder: string) => Promise<void>
 }
 
-/** The migrations folder as it was before the search index: 0000 and 0001 only. */
-function folderBeforeSearchIndex (): string {
+/** The migrations folder as it was up to and including the migration tagged `lastTag`. */
+function folderUpTo (lastTag: string): string {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'jack-migrations-'))
   t.teardown(() => fs.rmSync(folder, { recursive: true, force: true }))
   fs.mkdirSync(path.join(folder, 'meta'))
   const journal = JSON.parse(fs.readFileSync(path.join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }
-  journal.entries = journal.entries.filter((entry) => entry.tag === '0000_init' || entry.tag === '0001_documents')
+  const last = journal.entries.findIndex((entry) => entry.tag === lastTag)
+  if (last < 0) throw new Error(`no migration ${lastTag}`)
+  journal.entries = journal.entries.slice(0, last + 1)
   for (const entry of journal.entries) fs.copyFileSync(path.join(migrationsFolder, `${entry.tag}.sql`), path.join(folder, `${entry.tag}.sql`))
   fs.writeFileSync(path.join(folder, 'meta', '_journal.json'), JSON.stringify(journal))
   return folder
 }
 
-async function openEmptyDatabase (): Promise<Migratable> {
+function migratable (db: PgDatabase<PgQueryResultHKT>, migrateTo: Migratable['migrateTo']): Migratable {
+  return {
+    execute: async (query) => await db.execute(query),
+    executeInOrg: async (orgId, query) => await db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('app.org_id', ${orgId}, true)`)
+      return await tx.execute(query)
+    }),
+    migrateTo
+  }
+}
+
+/**
+ * An empty database, migrated by the superuser, or on PostgreSQL with `owner`
+ * by a login that owns the database and is no superuser (a managed service's
+ * administrator: CREATEROLE, CREATEDB), whom row-level security binds.
+ */
+async function openEmptyDatabase (options: { owner?: boolean } = {}): Promise<Migratable> {
   if (testDatabaseUrl === undefined) {
     const client = new PGlite()
     t.teardown(async () => { await client.close() })
     const db = drizzlePglite(client)
-    return { execute: async (query) => await db.execute(query), migrateTo: async (folder) => { await migratePglite(db, { migrationsFolder: folder }) } }
+    return migratable(db, async (folder) => { await migratePglite(db, { migrationsFolder: folder }) })
   }
   const serverUrl = testDatabaseUrl
-  const name = `jack_test_migration_${randomBytes(6).toString('hex')}`
+  const suffix = randomBytes(6).toString('hex')
+  const name = `jack_test_migration_${suffix}`
+  const owner = options.owner === true ? `jack_test_owner_${suffix}` : undefined
   const admin = adminConnection(serverUrl)
   try {
-    await admin.unsafe(`create database "${name}"`)
+    if (owner !== undefined) await admin.unsafe(`create role ${owner} login createrole createdb nosuperuser`)
+    await admin.unsafe(`create database "${name}"${owner === undefined ? '' : ` owner ${owner}`}`)
   } finally {
     await admin.end()
   }
-  const client = postgres(urlForDatabase(serverUrl, name), { max: 1, onnotice: () => {} })
+  const url = new URL(urlForDatabase(serverUrl, name))
+  if (owner !== undefined) url.username = owner
+  const client = postgres(url.toString(), { max: 1, onnotice: () => {} })
   t.teardown(async () => {
     await client.end({ timeout: 5 })
     const dropper = adminConnection(serverUrl)
     try {
       await dropper.unsafe(`drop database if exists "${name}" with (force)`)
+      if (owner !== undefined) await dropper.unsafe(`drop role if exists ${owner}`)
     } finally {
       await dropper.end()
     }
   })
   const db = drizzlePostgres(client)
-  return { execute: async (query) => await db.execute(query), migrateTo: async (folder) => { await migratePostgres(db, { migrationsFolder: folder }) } }
+  return migratable(db, async (folder) => { await migratePostgres(db, { migrationsFolder: folder }) })
 }
 
 t.test('upgrading indexes the chunks already stored, and the triggers carry on from there', async (t) => {
   const database = await openEmptyDatabase()
-  await database.migrateTo(folderBeforeSearchIndex())
+  await database.migrateTo(folderUpTo('0001_documents'))
   const [org] = rowsOf<{ id: string }>(await database.execute(sql`insert into orgs (name) values ('before the upgrade') returning id`))
   const [document] = rowsOf<{ id: string }>(await database.execute(sql`
     insert into documents (org_id, source_type, chunk_size, chunk_overlap, status) values (${org?.id}, 'text', 512, 64, 'ready') returning id`))
@@ -97,5 +125,47 @@ t.test('upgrading indexes the chunks already stored, and the triggers carry on f
   t.same(await statsOf(), { chunks: 3, length: 7 }, 'a new chunk is added by the trigger')
   await database.execute(sql`delete from documents where id = ${document?.id}`)
   t.same(await postingsOf(), [], 'deleting the document removes every posting, old and new')
+  t.same(await statsOf(), { chunks: 0, length: 0 }, 'and the statistics return to zero')
+})
+
+t.test('upgrading re-indexes the CJK chunks already stored as bigrams, leaves the others, and keeps the statistics exact', async (t) => {
+  // On PostgreSQL the owner is no superuser, so the backfill must see rows that row-level security hides from it.
+  const database = await openEmptyDatabase({ owner: true })
+  await database.migrateTo(folderUpTo('0007_row_level_security'))
+  const org = randomUUID()
+  const inOrg = async (query: SQL): Promise<Array<Record<string, unknown>>> => rowsOf<Record<string, unknown>>(await database.executeInOrg(org, query))
+  await inOrg(sql`insert into orgs (id, name) values (${org}, 'before the bigrams')`)
+  const [document] = await inOrg(sql`
+    insert into documents (org_id, source_type, chunk_size, chunk_overlap, status) values (${org}, 'text', 512, 64, 'ready') returning id`)
+  const chunk = (index: number, text: string): SQL => sql`(${org}, ${document?.id}, ${index}, ${text}, 5, ${index * 100}, ${index * 100 + text.length})`
+  await inOrg(sql`
+    insert into chunks (org_id, document_id, chunk_index, text, token_count, start_offset, end_offset)
+    values ${chunk(0, 'The cats sat.')}, ${chunk(1, '東京都、大阪')}, ${chunk(2, 'Ein Kätzchen.')}`)
+  const before = await inOrg(sql`select lexeme from postings where chunk_index = 1 order by lexeme`)
+  t.same(before.map((row) => row.lexeme), ['大阪', '東京都'], 'before: each CJK run one lexeme')
+
+  await database.migrateTo(migrationsFolder)
+  const postingsOf = async (): Promise<unknown[]> => (await inOrg(sql`
+    select chunk_index, lexeme, tf, chunk_length from postings order by chunk_index, lexeme collate "C"`))
+    .map((row) => ({ ...row, chunk_index: Number(row.chunk_index), tf: Number(row.tf), chunk_length: Number(row.chunk_length) }))
+  const statsOf = async (): Promise<{ chunks: number, length: number }> => {
+    const [row] = await inOrg(sql`select sum(chunk_count) as chunks, sum(total_length) as length from org_chunk_stats where org_id = ${org}`)
+    return { chunks: Number(row?.chunks ?? 0), length: Number(row?.length ?? 0) }
+  }
+  // 東京都 → bigrams 東京 京都 and unigrams 東 京 都; 大阪, a run of two, → 大阪 and 大 阪: eight lexemes in all.
+  t.same(await postingsOf(), [
+    { chunk_index: 0, lexeme: 'cat', tf: 1, chunk_length: 2 },
+    { chunk_index: 0, lexeme: 'sat', tf: 1, chunk_length: 2 },
+    ...['京', '京都', '大', '大阪', '東', '東京', '阪', '都'].sort().map((lexeme) => ({ chunk_index: 1, lexeme, tf: 1, chunk_length: 8 })),
+    { chunk_index: 2, lexeme: 'ein', tf: 1, chunk_length: 2 },
+    { chunk_index: 2, lexeme: 'kätzchen', tf: 1, chunk_length: 2 }
+  ], 'the CJK chunk is re-indexed; the others keep their postings')
+  t.same(await statsOf(), { chunks: 3, length: 12 }, 'and the total length follows')
+  const [forced] = await inOrg(sql`
+    select bool_and(relforcerowsecurity) as forced from pg_class where relname in ('chunks', 'postings', 'org_chunk_stats') and relkind = 'r'`)
+  t.equal(forced?.forced, true, 'row-level security is forced again on the tables the backfill read')
+
+  await inOrg(sql`delete from documents where id = ${document?.id}`)
+  t.same(await postingsOf(), [], 'deleting the document removes every posting, re-indexed or not')
   t.same(await statsOf(), { chunks: 0, length: 0 }, 'and the statistics return to zero')
 })
