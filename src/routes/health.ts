@@ -6,7 +6,10 @@ import { errorResponses } from '../schemas/common.js'
 const Status = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Probes arrive every few seconds: their request lines would drown the log, so they show only when debugging; a failed check still warns.
+  const logLevel = app.config.logLevel === 'debug' || app.config.logLevel === 'trace' ? app.config.logLevel : 'warn'
   app.get('/healthz', {
+    logLevel,
     schema: {
       tags: ['operations'],
       operationId: 'health',
@@ -17,6 +20,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
+    logLevel,
     schema: {
       tags: ['operations'],
       operationId: 'ready',
