@@ -103,9 +103,10 @@ export const chunks = pgTable('chunks', {
 
 // The inverted index BM25 ranks from (src/repositories/search.repo.ts): one row
 // per distinct lexeme of a chunk. Statement-level triggers on chunks write
-// them from the chunk's own tsvector (so they always match
-// to_tsvector('english', text)) and deletes them with the chunk, in the same
-// transaction (drizzle/0003_search_index_maintenance.sql). `chunk_length` (the
+// them from jack_indexed_vector(text) — the chunk's own English tsvector, plus
+// character bigrams and unigrams for Chinese, Japanese and Korean runs
+// (drizzle/0008_search_cjk_bigrams.sql) — and delete them with the chunk, in
+// the same transaction (drizzle/0003_search_index_maintenance.sql). `chunk_length` (the
 // chunk's lexeme occurrences, the sum of its tf) is repeated on every row so a
 // query term's postings are scored from one index range and nothing else.
 //
