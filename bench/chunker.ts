@@ -1,10 +1,16 @@
-// Benchmark: MB/s of chunkText on a generated multi-megabyte document, against the tokenizer's raw encode on the same text.
+// Benchmark: MB/s of chunkText on a generated multi-megabyte document, against the tokenizer's raw encode on the same text, then on whitespace-free text of growing size.
 import { encode } from 'gpt-tokenizer/encoding/o200k_base'
 import { chunkText } from '../src/ingest/chunker.js'
 import { seededRandom } from '../test/helpers/seeded-random.js'
 
 const MEGABYTES = readNumber('BENCH_MEGABYTES', 5)
 const ROUNDS = readNumber('BENCH_ROUNDS', 3)
+// Sizes in MB of the whitespace-free texts, timed once each (100 MB takes minutes); BENCH_WHITESPACE_FREE_MB=1,10 for a quick run.
+const WHITESPACE_FREE_MEGABYTES = (process.env.BENCH_WHITESPACE_FREE_MB ?? '1,10,100').split(',').map((size) => {
+  const value = Number(size)
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`BENCH_WHITESPACE_FREE_MB must be positive numbers separated by commas, got "${size}"`)
+  return value
+})
 const SETTINGS = [
   { chunkSize: 512, chunkOverlap: 64 },
   { chunkSize: 128, chunkOverlap: 0 },
@@ -85,4 +91,29 @@ for (const options of SETTINGS) {
   const chunkMs = best(() => { chunks = chunkText(text, options).length })
   const label = `chunkText size ${options.chunkSize} overlap ${options.chunkOverlap}`
   console.log(`${label.padEnd(36)} ${megabytesPerSecond(bytes, chunkMs).padStart(7)} MB/s  ${chunkMs.toFixed(0)} ms  ${chunks} chunks  (${(encodeMs / chunkMs * 100).toFixed(0)}% of encode speed)`)
+}
+
+/** Random lowercase letters: no whitespace, so every chunk is cut inside a word and every count re-tokenizes its whole passage. */
+function whitespaceFree (characters: number): string {
+  const next = random(7)
+  const blocks: string[] = []
+  for (let done = 0; done < characters; done += 1e6) {
+    const codes = new Uint8Array(Math.min(1e6, characters - done))
+    for (let index = 0; index < codes.length; index++) codes[index] = 97 + Math.floor(next() * 26)
+    blocks.push(Buffer.from(codes).toString('latin1'))
+  }
+  return blocks.join('')
+}
+
+const WHITESPACE_FREE_OPTIONS = { chunkSize: 512, chunkOverlap: 64 }
+let firstMsPerMegabyte: number | undefined
+for (const megabytes of WHITESPACE_FREE_MEGABYTES) {
+  const letters = whitespaceFree(megabytes * 1e6)
+  const started = performance.now()
+  const chunks = chunkText(letters, WHITESPACE_FREE_OPTIONS).length
+  const elapsed = performance.now() - started
+  const msPerMegabyte = elapsed / megabytes
+  firstMsPerMegabyte ??= msPerMegabyte
+  const label = `whitespace-free ${megabytes} MB, 512/64`
+  console.log(`${label.padEnd(36)} ${megabytesPerSecond(megabytes * 1e6, elapsed).padStart(7)} MB/s  ${(elapsed / 1000).toFixed(1)} s  ${chunks} chunks  (${(msPerMegabyte / firstMsPerMegabyte).toFixed(2)}× the time per MB of the first size)`)
 }

@@ -1,5 +1,5 @@
 // Splits a document's text into overlapping chunks of at most chunk_size o200k tokens, cut at paragraph, sentence or word ends.
-import { alignToCodePoint, countTokens, countTokensBetween, isWhitespace, tokenBoundaries, type TokenBoundaries } from './tokenizer.js'
+import { alignToCodePoint, countTokens, countTokensBetween, isWhitespace, MAX_TOKEN_BYTES, tokenBoundaries, type TokenBoundaries } from './tokenizer.js'
 
 export { countTokens } from './tokenizer.js'
 
@@ -31,6 +31,13 @@ export const MIN_CHUNK_SIZE = 8
  * token boundary inside the word instead.
  */
 export const OVERLAP_SNAP_TOKENS = 8
+
+/**
+ * Characters examined by the chunker's scans, plus the length of every passage whose
+ * tokens it counts, summed over all calls since the process started. Only the
+ * linearity test reads it: unlike a timing, the count is exact on a loaded machine.
+ */
+export const chunkerWork = { characters: 0 }
 
 /** How good a place to end a chunk a cut is, worst first. */
 type CutKind = 'inside a word' | 'word' | 'sentence' | 'paragraph'
@@ -74,8 +81,10 @@ type CutKind = 'inside a word' | 'word' | 'sentence' | 'paragraph'
  *   merge cache changes speed only).
  *
  * Cost: one tokenization of the text, then for each chunk and overlap a count that
- * re-tokenizes only their edges (countTokensBetween); nothing is quadratic in the
- * text's length.
+ * re-tokenizes only their edges (countTokensBetween); every scan is bounded by the
+ * chunk or overlap it serves, so the work is linear in the text's length for any text
+ * (a test counts it). Whitespace-free text, where every count re-tokenizes its whole
+ * passage, is the slowest: see bench/chunker.ts.
  */
 export function chunkText (text: string, options: ChunkOptions): Chunk[] {
   checkOptions(options)
@@ -117,10 +126,11 @@ class Chunker {
   private readonly tokenIndexes: Int32Array
   private readonly lastCut: number
   private readonly boundaries: TokenBoundaries
-  // The whitespace run around the last classified cut: cuts are classified from the
-  // end of a window backwards, and a long run holds many cuts.
+  // The whitespace run around the last classified cut, and its kind: cuts are
+  // classified from the end of a window backwards, and a long run holds many cuts.
   private gapStart = -1
   private gapEnd = -1
+  private gapKind: CutKind = 'word'
 
   constructor (text: string, options: ChunkOptions, boundaries: TokenBoundaries) {
     this.text = text
@@ -175,7 +185,8 @@ class Chunker {
   private roomyStart (from: number, previous: Chunk, progress: number, shortestEnd: number): number {
     let start = from
     while (true) {
-      start = Math.min(this.wordStartFrom(start + 1), skipWhitespace(this.text, this.offsets[this.cutAtOrBefore(start) + 1] as number))
+      const nextBoundary = skipWhitespace(this.text, this.offsets[this.cutAtOrBefore(start) + 1] as number)
+      start = this.wordStartFrom(start + 1, nextBoundary)
       if (start >= previous.end) return progress
       if (this.overlapFits(start, previous) && this.countBetween(start, shortestEnd) <= this.chunkSize) return start
     }
@@ -199,7 +210,7 @@ class Chunker {
     const firstCut = Math.max(this.cutAtOrAfterToken(endToken - this.chunkOverlap), earliestCut)
     const snapLimit = (this.tokenIndexes[firstCut] as number) + OVERLAP_SNAP_TOKENS
     let start = -1
-    for (let word = this.wordStartFrom(this.offsets[firstCut] as number); word < previous.end; word = this.wordStartFrom(word + 1)) {
+    for (let word = this.wordStartFrom(this.offsets[firstCut] as number, previous.end); word < previous.end; word = this.wordStartFrom(word + 1, previous.end)) {
       if (this.tokenAt(word) > snapLimit) break
       if (this.overlapFits(word, previous)) {
         start = word
@@ -208,7 +219,7 @@ class Chunker {
     }
     if (start < 0) start = this.fittingOverlapStart(firstCut, previous, progress)
     if (this.isWordStart(start)) {
-      for (let word = this.previousWordStart(start); word > previous.start && this.overlapFits(word, previous); word = this.previousWordStart(word)) {
+      for (let word = this.previousWordStart(start, previous.start); word >= 0 && this.overlapFits(word, previous); word = this.previousWordStart(word, previous.start)) {
         start = word
       }
     } else {
@@ -263,11 +274,16 @@ class Chunker {
 
   /** What kind of break a cut at `offset` would be, judged by the whitespace run it touches and what precedes it. */
   private classify (offset: number): CutKind {
-    const text = this.text
     if (offset < this.gapStart || offset > this.gapEnd) {
-      this.gapStart = skipWhitespaceBack(text, offset)
-      this.gapEnd = skipWhitespace(text, offset)
+      this.gapStart = skipWhitespaceBack(this.text, offset)
+      this.gapEnd = skipWhitespace(this.text, offset)
+      this.gapKind = this.classifyGap()
     }
+    return this.gapKind
+  }
+
+  private classifyGap (): CutKind {
+    const text = this.text
     const contentEnd = this.gapStart
     if (contentEnd === this.gapEnd) {
       // No whitespace: only a CJK sentence end is a break here.
@@ -276,6 +292,7 @@ class Chunker {
     if (contentEnd === 0) return 'word'
     let lineBreaks = 0
     for (let at = contentEnd; at < this.gapEnd; at++) {
+      chunkerWork.characters++
       const code = text.charCodeAt(at)
       if (code === 0x0a || code === 0x2028 || (code === 0x0d && text.charCodeAt(at + 1) !== 0x0a)) lineBreaks++
       if (lineBreaks >= 2 || code === 0x2029) return 'paragraph'
@@ -288,18 +305,25 @@ class Chunker {
     return offset > 0 && offset < this.text.length && !isWhitespace(this.text.charCodeAt(offset)) && isWhitespace(this.text.charCodeAt(offset - 1))
   }
 
-  /** The first word start at or after `offset`, or `text.length`. */
-  private wordStartFrom (offset: number): number {
+  /**
+   * The first word start at or after `offset` and before `limit`, else `limit`. The
+   * limit is what keeps chunking linear: unbounded, text without whitespace was
+   * scanned to its end for every chunk (10 MB: 24 s).
+   */
+  private wordStartFrom (offset: number, limit: number): number {
     let at = Math.max(1, offset)
-    while (at < this.text.length && !this.isWordStart(at)) at++
-    return at
+    while (at < limit && !this.isWordStart(at)) at++
+    chunkerWork.characters += at - offset + 1
+    return Math.min(at, limit)
   }
 
-  /** The last word start before `offset`, or -1. */
-  private previousWordStart (offset: number): number {
+  /** The last word start before `offset` and after `floor`, else -1; bounded for the same reason. */
+  private previousWordStart (offset: number, floor: number): number {
+    const lowest = Math.max(0, floor)
     let at = offset - 1
-    while (at > 0 && !this.isWordStart(at)) at--
-    return at > 0 ? at : -1
+    while (at > lowest && !this.isWordStart(at)) at--
+    chunkerWork.characters += offset - at
+    return at > lowest ? at : -1
   }
 
   /** The document token a character belongs to (that of the last cut at or before it). */
@@ -319,6 +343,7 @@ class Chunker {
     while (true) {
       const middle = alignToCodePoint(this.text, Math.floor((fits + tooLong) / 2))
       if (middle <= fits || middle >= tooLong) break
+      chunkerWork.characters += middle - start
       if (countTokens(this.text.slice(start, skipWhitespaceBack(this.text, middle))) <= this.chunkSize) fits = middle
       else tooLong = middle
     }
@@ -327,8 +352,18 @@ class Chunker {
     return { index, text: chunkText, start, end, tokenCount: countTokens(chunkText) }
   }
 
-  /** `countTokens(text.slice(start, end))`, re-tokenizing only the edges. */
+  /**
+   * `countTokens(text.slice(start, end))`, re-tokenizing only the edges; or, for a
+   * passage that cannot fit `chunkSize` (no token is over MAX_TOKEN_BYTES bytes, and a
+   * UTF-16 unit is at least one byte), that lower bound, uncounted. Every caller
+   * compares with `chunkSize` or less, or steps by the excess, which a lower bound
+   * only makes smaller; and counting a passage that spans a long run cost a
+   * re-tokenization of the run per candidate start.
+   */
   private countBetween (start: number, end: number): number {
+    const atLeast = Math.ceil((end - start) / MAX_TOKEN_BYTES)
+    if (atLeast > this.chunkSize) return atLeast
+    chunkerWork.characters += end - start + 1
     return countTokensBetween(this.text, this.boundaries, start, end)
   }
 
@@ -388,6 +423,7 @@ function skipClosers (text: string, end: number): number {
 function skipWhitespace (text: string, offset: number): number {
   let at = offset
   while (at < text.length && isWhitespace(text.charCodeAt(at))) at++
+  chunkerWork.characters += at - offset + 1
   return at
 }
 
@@ -395,6 +431,7 @@ function skipWhitespace (text: string, offset: number): number {
 function skipWhitespaceBack (text: string, offset: number): number {
   let at = offset
   while (at > 0 && isWhitespace(text.charCodeAt(at - 1))) at--
+  chunkerWork.characters += offset - at + 1
   return at
 }
 

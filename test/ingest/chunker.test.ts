@@ -2,8 +2,8 @@ import fc from 'fast-check'
 import bytePairRanks from 'gpt-tokenizer/bpeRanks/o200k_base'
 import { clearMergeCache, encode } from 'gpt-tokenizer/encoding/o200k_base'
 import t from 'tap'
-import { type Chunk, type ChunkOptions, chunkText, countTokens } from '../../src/ingest/chunker.js'
-import { countTokensBetween, isSeam, SEGMENT_CHARS, tokenBoundaries, type TokenBoundaries } from '../../src/ingest/tokenizer.js'
+import { type Chunk, type ChunkOptions, chunkerWork, chunkText, countTokens } from '../../src/ingest/chunker.js'
+import { countTokensBetween, isSeam, MAX_TOKEN_BYTES, SEGMENT_CHARS, tokenBoundaries, type TokenBoundaries } from '../../src/ingest/tokenizer.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
 // CHUNKER_RUNS=2000 for a deeper search than the suite's.
@@ -35,6 +35,20 @@ const part = fc.oneof(
 )
 /** Text of up to ~2,000 tokens: words, punctuation, line and paragraph breaks, emoji, CJK, combining marks, any code point. */
 const documentText = fc.array(part, { maxLength: 1500, size: 'max' }).map((parts) => parts.join(''))
+/**
+ * Text with long stretches between seams (runs of letters, CJK, punctuation, spaces or line breaks), which the
+ * tokenizer counts with its own heap merge rather than the library's: short of them documentText rarely has one.
+ */
+const stretchyText = fc.array(fc.oneof(
+  { arbitrary: part, weight: 6 },
+  {
+    arbitrary: fc.tuple(fc.constantFrom('ab', 'aaaa', 'the', '漢字テ', '-', '=-', '_', '. ', '  ', ' \t', '\n', '\r\n ', '🎉', 'é', '\ud800', '<|endoftext|>', 'x1'),
+      fc.integer({ min: 1, max: 700 })).map(([unit, times]) => unit.repeat(times).slice(0, 1500)),
+    weight: 1
+  }
+), { maxLength: 40 }).map((parts) => parts.join(''))
+/** Mostly documentText, sometimes stretchyText. */
+const anyText = fc.oneof({ arbitrary: documentText, weight: 4 }, { arbitrary: stretchyText, weight: 1 })
 const chunkOptions = fc.integer({ min: 128, max: 600 }).chain((chunkSize) => fc.record({
   chunkSize: fc.constant(chunkSize),
   chunkOverlap: fc.integer({ min: 0, max: Math.min(512, chunkSize - 1) })
@@ -158,8 +172,19 @@ t.test('token boundaries map to exact character offsets for any text', async (t)
   t.pass('offsets are exact')
 })
 
+t.test('token counts and boundaries equal the library\'s on text with long runs', async (t) => {
+  property(stretchyText, (text) => {
+    check(countTokens(text) === encode(text, { disallowedSpecial: new Set() }).length, 'countTokens')
+    // Runs side by side can make a stretch over SEGMENT_CHARS, cut at a joint: the edge-counting property covers those.
+    const boundaries = tokenBoundaries(text)
+    if (boundaries.joints.length === 0) checkTokenBoundaries(text, boundaries)
+  }, Math.ceil(RUNS * 2 / 3))
+  // The chunker's lower bound on a long passage's tokens rests on this.
+  t.equal(bytePairRanks.reduce<number>((longest, token) => Math.max(longest, typeof token === 'string' ? Buffer.byteLength(token) : token.length), 0), MAX_TOKEN_BYTES)
+})
+
 t.test('counting a passage by its edges equals re-tokenizing it', async (t) => {
-  property(fc.tuple(documentText, fc.nat(), fc.nat()), ([text, a, b]) => {
+  property(fc.tuple(fc.oneof(documentText, stretchyText), fc.nat(), fc.nat()), ([text, a, b]) => {
     let start = Math.min(a, b) % (text.length + 1)
     let end = Math.max(a, b) % (text.length + 1)
     if (end < start) [start, end] = [end, start]
@@ -179,7 +204,7 @@ t.test('counting a passage by its edges equals re-tokenizing it', async (t) => {
 })
 
 t.test('every chunk is an exact, trimmed slice within the token limit', async (t) => {
-  property(fc.tuple(documentText, chunkOptions), ([text, options]) => {
+  property(fc.tuple(anyText, chunkOptions), ([text, options]) => {
     const chunks = chunkText(text, options)
     chunks.forEach((chunk, index) => {
       check(chunk.index === index, `index ${index}`)
@@ -193,7 +218,7 @@ t.test('every chunk is an exact, trimmed slice within the token limit', async (t
 })
 
 t.test('chunks cover all the text, in order', async (t) => {
-  property(fc.tuple(documentText, chunkOptions), ([text, options]) => {
+  property(fc.tuple(anyText, chunkOptions), ([text, options]) => {
     const chunks = chunkText(text, options)
     if (text.trim() === '') {
       check(chunks.length === 0, 'no chunks for blank text')
@@ -247,7 +272,7 @@ function checkOverlaps (text: string, options: ChunkOptions, chunks: Chunk[]): v
 }
 
 t.test('consecutive chunks share as much as fits in chunk_overlap tokens', async (t) => {
-  property(fc.tuple(documentText, chunkOptions), ([text, options]) => checkOverlaps(text, options, chunkText(text, options)))
+  property(fc.tuple(anyText, chunkOptions), ([text, options]) => checkOverlaps(text, options, chunkText(text, options)))
   t.pass('overlap is bounded and maximal')
 })
 
@@ -397,6 +422,43 @@ t.test('a long run without seams is tokenized in parts and still chunked exactly
   // Across a joint, counting falls back to re-tokenizing: still exact.
   const joined = `one two ${'a'.repeat(3 * SEGMENT_CHARS)} three four`
   t.equal(countTokensBetween(joined, tokenBoundaries(joined), 0, joined.length), countTokens(joined))
+})
+
+/** The chunker's work (characters scanned plus characters whose tokens it counted) on `text`, per character of it. */
+function workPerCharacter (text: string, options: ChunkOptions): number {
+  const before = chunkerWork.characters
+  chunkText(text, options)
+  return (chunkerWork.characters - before) / text.length
+}
+
+t.test('chunking does work linear in the text\'s length, whatever the text', async (t) => {
+  // Work, not time: the ratio of counts is exact on a loaded machine. Scanning to the text's end for every chunk (as
+  // word starts once were found) shows as a ratio near 8 × 8.
+  const next = random(5)
+  const letters = (length: number): string => Array.from({ length }, () => LETTERS[Math.floor(next() * LETTERS.length)] as string).join('')
+  const cjk = (length: number): string => Array.from({ length }, () => String.fromCodePoint(0x4e00 + Math.floor(next() * 20_000))).join('')
+  const prose = paragraphs(4, 6)
+  const kinds: Record<string, (length: number) => string> = {
+    'letters without whitespace': letters,
+    'CJK without whitespace or sentence ends': cjk,
+    'one character repeated': (length) => 'a'.repeat(length),
+    'punctuation only': (length) => '-.'.repeat(length / 2),
+    'one huge word inside prose': (length) => `${prose}\n\n${letters(length)} ${prose}`,
+    'a huge whitespace run inside prose': (length) => `${prose}${' \t'.repeat(length / 2)}${prose}`,
+    'a huge run of line breaks inside prose': (length) => `${prose}${'\n'.repeat(length)}${prose}`,
+    'words far apart': (length) => Array.from({ length: length / 5000 }, () => letters(4999)).join(' ')
+  }
+  // n is over 128 × chunk_size characters (the most one chunk can hold), so both sizes take many chunks; an overlap
+  // close to chunk_size makes the most candidate starts per chunk.
+  const n = 20_000
+  const settings = [{ chunkSize: 128, chunkOverlap: 16 }, { chunkSize: 128, chunkOverlap: 120 }]
+  for (const [kind, generate] of Object.entries(kinds)) {
+    for (const options of kind.startsWith('letters') || kind.includes('whitespace run') ? settings : settings.slice(0, 1)) {
+      const small = workPerCharacter(generate(n), options)
+      const large = workPerCharacter(generate(8 * n), options)
+      t.ok(large <= small * 1.25 + 2, `${kind}, ${options.chunkSize}/${options.chunkOverlap}: ${small.toFixed(1)} then ${large.toFixed(1)} characters of work per character at 8× the length`)
+    }
+  }
 })
 
 t.test('overlap gives way when a long whitespace run leaves no room for new text', async (t) => {
