@@ -1,5 +1,5 @@
 // buildApp(options) → a configured jack instance: infrastructure plugins first, then routes.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import configPlugin from '../plugins/config.js'
@@ -40,7 +40,7 @@ export async function buildApp (options: BuildOptions): Promise<FastifyInstance>
     return503OnClosing: true,
     // Unique across processes and restarts (Fastify's default counts from req-1 in each), or the caller's own.
     genReqId: requestIdOf,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     // The client address the failed-authentication throttle counts by (JACK_TRUST_PROXY).
     trustProxy: config.trustProxy,
     ajv: { customOptions: { strict: false } },

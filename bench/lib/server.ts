@@ -40,32 +40,10 @@ function hasCommand (command: string): boolean {
   }
 }
 
-function newestMtime (file: string): number {
-  return fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0
-}
-
-/** True when some compiled file is missing or older than its source, so the server would run old code. */
-function distIsStale (): boolean {
-  const configTime = Math.max(newestMtime(path.join(ROOT, 'tsconfig.json')), newestMtime(path.join(ROOT, 'tsconfig.build.json')))
-  if (newestMtime(SERVER_ENTRY) < configTime) return true
-  for (const folder of ['src', 'plugins']) {
-    const entries = fs.readdirSync(path.join(ROOT, folder), { recursive: true, withFileTypes: true })
-    for (const entry of entries) {
-      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue
-      const source = path.join(entry.parentPath, entry.name)
-      const compiled = path.join(ROOT, 'dist', path.relative(ROOT, source)).replace(/\.ts$/, '.js')
-      if (newestMtime(compiled) < fs.statSync(source).mtimeMs) return true
-    }
-  }
-  return false
-}
-
-/** Benchmarks run the compiled server (as deployed), so rebuild it when the sources are newer. */
+/** Benchmarks run the compiled server (as deployed): scripts/build-if-stale.mjs rebuilds it when a source is newer, as `npm start` does. */
 export function buildIfStale (): void {
-  if (!distIsStale()) return
-  progress('dist/ is missing or older than src/; running npm run build')
-  // The build's chatter goes to stderr so stdout stays just the table.
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] })
+  // Its chatter goes to stderr so stdout stays just the table.
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-if-stale.mjs')], { cwd: ROOT, stdio: ['ignore', 2, 2] })
 }
 
 /**
