@@ -3,6 +3,7 @@ import path from 'node:path'
 import { API_KEY_PATTERN } from './keys/api-key.js'
 import type { LlmConfig } from './answer/llm-client.js'
 import { BM25_DEFAULTS } from './retrieval/bm25.js'
+import { EXTRACT_LIMIT_DEFAULTS, type ExtractLimits } from './ingest/extract/extract-limits.js'
 import { parseIp } from './ingest/url/ip-address.js'
 
 export interface Config {
@@ -29,6 +30,8 @@ export interface Config {
   /** The JS heap limit of each extraction thread; a document that needs more ends failed. */
   extractionMemoryMb: number
   urlAllowPrivate: boolean
+  /** Bounds on extracting a document's text, passed to extractText as its options. */
+  extractLimits: ExtractLimits
   /** The language model that writes answers; undefined: the extractive answerer alone. */
   llm: LlmConfig | undefined
   bm25: { k1: number, b: number }
@@ -151,6 +154,19 @@ function readTrustProxy (env: Env): boolean | string {
   return entries.join(',')
 }
 
+function readExtractLimits (env: Env): ExtractLimits {
+  const defaults = EXTRACT_LIMIT_DEFAULTS
+  return {
+    maxTextCharacters: readInteger(env, 'JACK_EXTRACT_MAX_CHARACTERS', defaults.maxTextCharacters, 1000, 1_000_000_000),
+    pdfMaxPages: readInteger(env, 'JACK_PDF_MAX_PAGES', defaults.pdfMaxPages, 1, 1_000_000),
+    docxMaxExpandedBytes: readInteger(env, 'JACK_DOCX_MAX_EXPANDED_BYTES', defaults.docxMaxExpandedBytes, 1024 * 1024, 16 * 1024 ** 3),
+    docxMaxPartBytes: readInteger(env, 'JACK_DOCX_MAX_PART_BYTES', defaults.docxMaxPartBytes, 1024 * 1024, 16 * 1024 ** 3),
+    docxMaxParts: readInteger(env, 'JACK_DOCX_MAX_PARTS', defaults.docxMaxParts, 10, 1_000_000),
+    htmlMaxDepth: readInteger(env, 'JACK_HTML_MAX_DEPTH', defaults.htmlMaxDepth, 8, 100_000),
+    htmlMaxElements: readInteger(env, 'JACK_HTML_MAX_ELEMENTS', defaults.htmlMaxElements, 100, 100_000_000)
+  }
+}
+
 /** JACK_LLM_BASE_URL and JACK_LLM_MODEL together switch the LLM answerer on; one without the other is a mistake. */
 function readLlm (env: Env): LlmConfig | undefined {
   const baseUrl = env.JACK_LLM_BASE_URL?.trim() ?? ''
@@ -210,6 +226,7 @@ export function loadConfig (env: Env = process.env): Config {
     jobRetryBaseMs: readInteger(env, 'JACK_JOB_RETRY_BASE_MS', 2000, 0, 3_600_000),
     extractionMemoryMb: readInteger(env, 'JACK_EXTRACT_MEMORY_MB', 1024, 64, 65_536),
     urlAllowPrivate: readBoolean(env, 'JACK_URL_ALLOW_PRIVATE', false),
+    extractLimits: readExtractLimits(env),
     llm: readLlm(env),
     bm25: {
       k1: readNumber(env, 'JACK_BM25_K1', BM25_DEFAULTS.k1, 0, 100),

@@ -134,3 +134,43 @@ t.test('rate limit and key-check abuse settings', async (t) => {
     try { loadConfig(env) } catch (error) { t.notOk(String(error).includes('hunter2'), 'a Redis password is never echoed') }
   }
 })
+
+t.test('extraction limits', async (t) => {
+  t.same(loadConfig({}).extractLimits, {
+    maxTextCharacters: 50_000_000,
+    pdfMaxPages: 2000,
+    docxMaxExpandedBytes: 256 * 1024 * 1024,
+    docxMaxPartBytes: 32 * 1024 * 1024,
+    docxMaxParts: 10_000,
+    htmlMaxDepth: 128,
+    htmlMaxElements: 30_000
+  })
+  t.same(loadConfig({
+    JACK_EXTRACT_MAX_CHARACTERS: '1000000',
+    JACK_PDF_MAX_PAGES: '50',
+    JACK_DOCX_MAX_EXPANDED_BYTES: '104857600',
+    JACK_DOCX_MAX_PART_BYTES: '10485760',
+    JACK_DOCX_MAX_PARTS: '500',
+    JACK_HTML_MAX_DEPTH: '64',
+    JACK_HTML_MAX_ELEMENTS: '5000'
+  }).extractLimits, {
+    maxTextCharacters: 1_000_000,
+    pdfMaxPages: 50,
+    docxMaxExpandedBytes: 104_857_600,
+    docxMaxPartBytes: 10_485_760,
+    docxMaxParts: 500,
+    htmlMaxDepth: 64,
+    htmlMaxElements: 5000
+  })
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ JACK_EXTRACT_MAX_CHARACTERS: '10' }, /^JACK_EXTRACT_MAX_CHARACTERS must be between 1000 and/],
+    [{ JACK_PDF_MAX_PAGES: '0' }, /^JACK_PDF_MAX_PAGES must be between 1 and/],
+    [{ JACK_PDF_MAX_PAGES: 'many' }, /^JACK_PDF_MAX_PAGES must be a whole number/],
+    [{ JACK_DOCX_MAX_EXPANDED_BYTES: '256MB' }, /^JACK_DOCX_MAX_EXPANDED_BYTES must be a whole number/],
+    [{ JACK_DOCX_MAX_PART_BYTES: '1000' }, /^JACK_DOCX_MAX_PART_BYTES must be between/],
+    [{ JACK_DOCX_MAX_PARTS: '1' }, /^JACK_DOCX_MAX_PARTS must be between 10 and/],
+    [{ JACK_HTML_MAX_DEPTH: '2' }, /^JACK_HTML_MAX_DEPTH must be between 8 and/],
+    [{ JACK_HTML_MAX_ELEMENTS: '-5' }, /^JACK_HTML_MAX_ELEMENTS must be a whole number/]
+  ]
+  for (const [env, message] of cases) t.throws(() => loadConfig(env), { constructor: ConfigError, message }, JSON.stringify(env))
+})

@@ -1,6 +1,8 @@
-// A web page's main text: Readability picks the article, then its DOM is walked so block elements stay separate paragraphs.
+// A web page's main text: Readability picks the article, then its DOM is walked so block elements stay separate paragraphs; a page past the nesting or element caps gets a linear plain-text pass instead.
 import { Readability } from '@mozilla/readability'
 import { parseHTML } from 'linkedom'
+import { HTML_LIMIT_DEFAULTS, type HtmlLimits } from './extract-limits.js'
+import { measureHtml, scanHtml } from './html-scan.js'
 
 // tsconfig has no DOM lib (this is a server), so the few DOM members read here are declared locally.
 interface DomNode {
@@ -103,8 +105,63 @@ function collapse (text: string): string {
   return text.replace(/\s+/g, ' ').trim()
 }
 
-/** The main text of a page: the article's paragraphs under its title, or the body's text when there is no article. */
-export function extractHtmlText (html: string): string {
+/**
+ * The body's paragraphs by the same rules as `walk`, from one pass of scanHtml: no DOM, no Readability, linear in the
+ * page (20,000 nested divs: milliseconds). Pages past the caps lose only the choice of the article.
+ */
+function plainParagraphs (html: string): string[] {
+  const collector = new ParagraphCollector()
+  // Open skipped elements (head, script, nav, …, and a title outside the head), and open <pre>s with their text.
+  let skipping = 0
+  let preformatted = 0
+  let preText = ''
+  scanHtml(html, {
+    openTag: (name) => {
+      if (skipping > 0 || SKIPPED_ELEMENTS.has(name) || name === 'title') {
+        if (name !== 'br') skipping++
+        return
+      }
+      if (preformatted > 0) {
+        if (name === 'pre') preformatted++
+        return
+      }
+      if (name === 'br') return collector.addLineBreak()
+      if (name === 'pre') {
+        preformatted = 1
+        preText = ''
+        return
+      }
+      if (name === 'td' || name === 'th') collector.addCellSeparator()
+      if (BLOCK_ELEMENTS.has(name)) collector.endParagraph()
+    },
+    closeTag: (name) => {
+      if (name === 'br') return
+      if (skipping > 0) {
+        skipping--
+        return
+      }
+      if (preformatted > 0) {
+        if (name === 'pre' && --preformatted === 0) collector.addPreformatted(preText)
+        return
+      }
+      if (BLOCK_ELEMENTS.has(name)) collector.endParagraph()
+    },
+    text: (text) => {
+      if (skipping > 0) return
+      if (preformatted > 0) preText += text
+      else collector.addText(text)
+    }
+  })
+  collector.endParagraph()
+  return collector.paragraphs
+}
+
+/**
+ * The main text of a page: the article's paragraphs under its title, or the body's text when there is no article,
+ * or when the page is deeper or larger than `limits` allow Readability.
+ */
+export function extractHtmlText (html: string, limits: HtmlLimits = HTML_LIMIT_DEFAULTS): string {
+  if (measureHtml(html, limits.htmlMaxDepth, limits.htmlMaxElements).overLimits) return plainParagraphs(html).join('\n\n')
   const article = new Readability<DomNode>(parseDocument(html), { serializer: (node) => node as DomNode }).parse()
   const paragraphs = paragraphsOf(article?.content)
   if (paragraphs.length === 0) {

@@ -1,5 +1,6 @@
 // PDF text via PDF.js (unpdf): text items are rebuilt into lines and paragraphs from their positions, since PDFs store no paragraphs.
 import { getDocumentProxy } from 'unpdf'
+import { type PdfLimits } from './extract-limits.js'
 import { ExtractionError } from './extraction-error.js'
 
 /** The part of PDF.js's TextItem this file reads. */
@@ -112,7 +113,8 @@ function readableError (error: unknown): ExtractionError {
   return new ExtractionError('PDF is damaged or encrypted and cannot be read', { cause: error })
 }
 
-export async function extractPdfText (bytes: Uint8Array): Promise<string> {
+/** The PDF's text, page by page; refused past `pdfMaxPages` pages or, as soon as the pages read pass it, `maxTextCharacters`. */
+export async function extractPdfText (bytes: Uint8Array, limits: PdfLimits & { maxTextCharacters: number }): Promise<string> {
   let document: Awaited<ReturnType<typeof getDocumentProxy>>
   try {
     // PDF.js may take ownership of (detach) the buffer it is given, so it gets a copy, not the caller's bytes.
@@ -121,15 +123,25 @@ export async function extractPdfText (bytes: Uint8Array): Promise<string> {
     throw readableError(error)
   }
   try {
+    if (document.numPages > limits.pdfMaxPages) {
+      throw new ExtractionError(`PDF has ${document.numPages.toLocaleString('en')} pages, more than the ${limits.pdfMaxPages.toLocaleString('en')} jack reads; split it into smaller files`)
+    }
     const pages: string[] = []
+    let characters = 0
     for (let pageNumber = 1; pageNumber <= document.numPages; pageNumber++) {
       const page = await document.getPage(pageNumber)
       const content = await page.getTextContent()
-      pages.push(pageText(content.items))
+      const text = pageText(content.items)
       page.cleanup()
+      characters += text.length + 2
+      if (characters > limits.maxTextCharacters + 2) {
+        throw new ExtractionError(`PDF has more than ${limits.maxTextCharacters.toLocaleString('en')} characters of text`)
+      }
+      pages.push(text)
     }
     return pages.join('\n\n')
   } catch (error) {
+    if (error instanceof ExtractionError) throw error
     throw readableError(error)
   } finally {
     await document.destroy().catch(() => {})

@@ -1,8 +1,9 @@
 import fc from 'fast-check'
+import { deflateRawSync } from 'node:zlib'
 import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, TextRun } from 'docx'
 import { PDFDocument, PDFHexString, type PDFFont, type PDFPage, rgb, StandardFonts } from 'pdf-lib'
 import t, { type Test } from 'tap'
-import { ExtractionError, extractText } from '../../../src/ingest/extract/extract-text.js'
+import { EXTRACT_LIMIT_DEFAULTS, ExtractionError, type ExtractOptions, extractText } from '../../../src/ingest/extract/extract-text.js'
 import type { DocumentFormat } from '../../../src/ingest/extract/file-type.js'
 
 const encoder = new TextEncoder()
@@ -10,8 +11,8 @@ const utf8 = (text: string): Uint8Array => encoder.encode(text)
 const concat = (...parts: Array<Uint8Array | number[]>): Uint8Array => Uint8Array.from(parts.flatMap((part) => Array.from(part)))
 
 /** Asserts that extraction fails with exactly this user-facing message, and that no library internals leak into it. */
-async function failsWith (t: Test, bytes: Uint8Array, format: DocumentFormat, message: string, label: string): Promise<void> {
-  const error = await extractText(bytes, format).then(() => undefined, (caught: unknown) => caught)
+async function failsWith (t: Test, bytes: Uint8Array, format: DocumentFormat, message: string, label: string, options: ExtractOptions = {}): Promise<void> {
+  const error = await extractText(bytes, format, options).then(() => undefined, (caught: unknown) => caught)
   t.type(error, ExtractionError, `${label}: an ExtractionError`)
   t.equal((error as Error | undefined)?.message, message, `${label}: "${message}"`)
 }
@@ -135,6 +136,30 @@ t.test('a password-protected PDF fails saying so', async (t) => {
   await failsWith(t, await pdf.save({ useObjectStreams: false }), 'pdf', 'PDF is password-protected and cannot be read', 'password')
 })
 
+t.test('PDF: past the page cap it is refused at once, before any page is read', async (t) => {
+  const pdf = await PDFDocument.create()
+  const font = await pdf.embedFont(StandardFonts.Helvetica)
+  for (let index = 0; index < 10_000; index++) pdf.addPage([200, 200]).drawText(`Page ${index + 1}`, { x: 20, y: 100, size: 12, font })
+  const bytes = await pdf.save()
+  const started = performance.now()
+  await failsWith(t, bytes, 'pdf', 'PDF has 10,000 pages, more than the 2,000 jack reads; split it into smaller files', '10,000 pages, default cap')
+  const elapsed = performance.now() - started
+  // Reading all 10,000 pages took ~20 s; refusing needs only the page tree.
+  t.ok(elapsed < 5000, `refused in ${Math.round(elapsed)} ms`)
+  const short = await PDFDocument.create()
+  const shortFont = await short.embedFont(StandardFonts.Helvetica)
+  for (let index = 0; index < 3; index++) short.addPage([200, 200]).drawText(`Page ${index + 1}`, { x: 20, y: 100, size: 12, font: shortFont })
+  const three = await short.save()
+  await failsWith(t, three, 'pdf', 'PDF has 3 pages, more than the 2 jack reads; split it into smaller files', 'a configured cap', { pdfMaxPages: 2 })
+  t.equal(await extractText(three, 'pdf', { pdfMaxPages: 3 }), 'Page 1\n\nPage 2\n\nPage 3', 'at the cap it is read')
+})
+
+t.test('PDF: text past the character cap is refused as soon as the pages read pass it', async (t) => {
+  const bytes = await twoPagePdf()
+  await failsWith(t, bytes, 'pdf', 'PDF has more than 100 characters of text', 'cap 100', { maxTextCharacters: 100 })
+  t.ok((await extractText(bytes, 'pdf', { maxTextCharacters: 1000 })).length <= 1000, 'under the cap it is read')
+})
+
 // --- DOCX -----------------------------------------------------------------------------------------------------------
 
 async function docx (children: Array<Paragraph | Table>): Promise<Uint8Array> {
@@ -216,6 +241,96 @@ t.test('damaged DOCX files fail with a readable message', async (t) => {
   await failsWith(t, concat([0x50, 0x4b, 0x03, 0x04], utf8('garbage after the zip magic')), 'docx', message, 'zip magic then garbage')
   const whole = await docx([new Paragraph('Some text')])
   await failsWith(t, whole.subarray(0, Math.floor(whole.length / 2)), 'docx', message, 'truncated halfway')
+})
+
+interface ZipFile { name: string, content: Uint8Array, declaredSize?: number }
+
+/** A zip with deflated entries whose central directory declares `declaredSize` (default: the true size) for each. */
+function deflatedZip (files: ZipFile[]): Uint8Array {
+  const local: Uint8Array[] = []
+  const central: Uint8Array[] = []
+  let offset = 0
+  for (const { name, content, declaredSize = content.length } of files) {
+    const nameBytes = utf8(name)
+    const data = deflateRawSync(content)
+    const header = Buffer.alloc(30)
+    header.writeUInt32LE(0x04034b50, 0)
+    header.writeUInt16LE(20, 4)
+    header.writeUInt16LE(8, 8)
+    header.writeUInt32LE(crc32(content), 14)
+    header.writeUInt32LE(data.length, 18)
+    header.writeUInt32LE(declaredSize, 22)
+    header.writeUInt16LE(nameBytes.length, 26)
+    const entry = Buffer.alloc(46)
+    entry.writeUInt32LE(0x02014b50, 0)
+    entry.writeUInt16LE(20, 4)
+    entry.writeUInt16LE(20, 6)
+    entry.writeUInt16LE(8, 10)
+    entry.writeUInt32LE(crc32(content), 16)
+    entry.writeUInt32LE(data.length, 20)
+    entry.writeUInt32LE(declaredSize, 24)
+    entry.writeUInt16LE(nameBytes.length, 28)
+    entry.writeUInt32LE(offset, 42)
+    local.push(header, nameBytes, data)
+    central.push(entry, nameBytes)
+    offset += header.length + nameBytes.length + data.length
+  }
+  const centralSize = central.reduce((sum, part) => sum + part.length, 0)
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0)
+  end.writeUInt16LE(files.length, 8)
+  end.writeUInt16LE(files.length, 10)
+  end.writeUInt32LE(centralSize, 12)
+  end.writeUInt32LE(offset, 16)
+  return Buffer.concat([...local, ...central, end])
+}
+
+/** The smallest Word document mammoth reads: content types, the package relationship and the body. */
+function minimalDocx (documentXml: Uint8Array, extra: ZipFile[] = [], declaredSize?: number): Uint8Array {
+  return deflatedZip([
+    { name: '[Content_Types].xml', content: utf8('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>') },
+    { name: '_rels/.rels', content: utf8('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>') },
+    { name: 'word/document.xml', content: documentXml, ...(declaredSize === undefined ? {} : { declaredSize }) },
+    ...extra
+  ])
+}
+
+/** A body of `paragraphs` paragraphs, the last padded with `padding` spaces of whitespace (which compresses ~1000:1). */
+function documentXml (paragraphs: string[], padding = 0): Uint8Array {
+  const body = paragraphs.map((text) => `<w:p><w:r><w:t>${text}</w:t></w:r></w:p>`).join('')
+  return Buffer.concat([
+    utf8(`<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>${body}`),
+    Buffer.alloc(padding, ' '),
+    utf8('</w:body></w:document>')
+  ])
+}
+
+t.test('DOCX: a hand-made minimal document is read through the size-checked zip reader', async (t) => {
+  t.equal(await extractText(minimalDocx(documentXml(['Leave is 25 days.', 'Ask first.'])), 'docx'), 'Leave is 25 days.\n\nAsk first.')
+})
+
+t.test('DOCX zip bombs are refused from the central directory, before anything is inflated', async (t) => {
+  // The attack: a ~100 KB file whose document.xml inflates to 100 MB (mammoth ran out of heap on it).
+  const bomb = minimalDocx(documentXml(['Hello'], 100 * 1024 * 1024))
+  t.ok(bomb.length < 200_000, `the bomb is ${bomb.length} bytes`)
+  const started = performance.now()
+  await failsWith(t, bomb, 'docx', 'DOCX file has a part that expands to more than 32 MB', 'one 100 MB part, default limits')
+  t.ok(performance.now() - started < 1000, `refused in ${Math.round(performance.now() - started)} ms`)
+  const small = minimalDocx(documentXml(['Hello'], 2 * 1024 * 1024))
+  await failsWith(t, small, 'docx', 'DOCX file has a part that expands to more than 1 MB', 'a configured part limit', { docxMaxPartBytes: 1024 * 1024 })
+  const parts = Array.from({ length: 5 }, (_, index) => ({ name: `word/media/part${index}.bin`, content: Buffer.alloc(1024 * 1024) }))
+  await failsWith(t, minimalDocx(documentXml(['Hello']), parts), 'docx', 'DOCX file expands to more than 4 MB', 'the total', { docxMaxExpandedBytes: 4 * 1024 * 1024 })
+  t.equal(await extractText(minimalDocx(documentXml(['Hello']), parts), 'docx'), 'Hello', 'the same file within the default limits')
+  const many = Array.from({ length: 20 }, (_, index) => ({ name: `customXml/item${index}.xml`, content: utf8('<a/>') }))
+  await failsWith(t, minimalDocx(documentXml(['Hello']), many), 'docx', 'DOCX file has 23 parts, more than the 10 jack reads', 'entry count', { docxMaxParts: 10 })
+})
+
+t.test('DOCX: a part inflating past the size its central directory declares is refused while inflating', async (t) => {
+  // Declares 2 KB, inflates to 64 MB: only a reader that checks the inflated bytes against the declared size stops it.
+  const liar = minimalDocx(documentXml(['Hello'], 64 * 1024 * 1024), [], 2048)
+  const rssBefore = process.memoryUsage().rss
+  await failsWith(t, liar, 'docx', 'DOCX file is damaged: not a valid Word document', 'lying size')
+  t.ok(process.memoryUsage().rss - rssBefore < 48 * 1024 * 1024, `memory grew by ${Math.round((process.memoryUsage().rss - rssBefore) / 1e6)} MB`)
 })
 
 // --- HTML -----------------------------------------------------------------------------------------------------------
@@ -306,6 +421,33 @@ t.test('HTML without readable text fails', async (t) => {
   await failsWith(t, new Uint8Array(0), 'html', message, 'no bytes')
 })
 
+t.test('HTML: deeply nested pages skip Readability and extract in linear time', async (t) => {
+  for (const depth of [2000, 20_000]) {
+    const page = `<html><head><title>Deep</title></head><body>${'<div>'.repeat(depth)}The text at the bottom.${'</div>'.repeat(depth)}<p>After.</p></body></html>`
+    const started = performance.now()
+    const text = await extractText(utf8(page), 'html')
+    const elapsed = performance.now() - started
+    t.equal(text, 'The text at the bottom.\n\nAfter.', `${depth} nested divs`)
+    // Readability took 155 s on 2,000; the plain pass is milliseconds (generous bound for a loaded machine).
+    t.ok(elapsed < 1000, `${depth} nested divs in ${Math.round(elapsed)} ms`)
+  }
+  const unclosed = `<body>${'<span>'.repeat(100_000)}x${'</div>'.repeat(100_000)}`
+  const started = performance.now()
+  t.equal(await extractText(utf8(unclosed), 'html'), 'x', 'unmatched end tags are ignored')
+  t.ok(performance.now() - started < 1000, `100,000 unmatched end tags in ${Math.round(performance.now() - started)} ms`)
+})
+
+t.test('HTML: past the element cap the body is read as plain paragraphs, without scripts or navigation', async (t) => {
+  const text = await extractText(utf8(ARTICLE_PAGE), 'html', { htmlMaxElements: 10 })
+  t.notMatch(text, /NOISE|Home|Contact us|Search|STYLE/)
+  t.match(text, /^Acme Ltd\n\nRefund policy\n\nCustomers may return goods within thirty days of purchase\. The goods must be unused/)
+  t.match(text, /\n\nPerishable goods cannot be returned once opened, for hygiene reasons\.\n\n/)
+  t.match(text, /Returns go to:\nAcme Ltd\n1 Dock Road, Leeds\n\n© 2024 Acme Ltd\. All rights reserved\. Privacy$/)
+  const table = '<table><tr><th>Day</th><th>Hours</th></tr><tr><td>Monday</td><td>9 &amp; 5</td></tr></table><pre>  a  b\n  c</pre><p>x &lt; y&nbsp;z</p>'
+  t.equal(await extractText(utf8(table), 'html', { htmlMaxDepth: 1 }), 'Day | Hours\n\nMonday | 9 & 5\n\n  a  b\n  c\n\nx < y z')
+  t.equal(await extractText(utf8(table), 'html'), 'Day | Hours\n\nMonday | 9 & 5\n\n  a  b\n  c\n\nx < y z', 'the same as Readability\'s path here')
+})
+
 // --- any format -----------------------------------------------------------------------------------------------------
 
 t.test('whatever the bytes, extraction gives normalised text or an ExtractionError, never a library error', async (t) => {
@@ -353,4 +495,21 @@ t.test('text and Markdown without text fail', async (t) => {
 t.test('Markdown passes through with its markup', async (t) => {
   const markdown = '# Leave policy\n\nStaff get **25 days** of [paid leave](https://acme.example/leave).\n\n- ask first\n- book in the calendar\n\n```sh\n  npm test\n```'
   t.equal(await extractText(utf8(`${markdown}\r\n`), 'markdown'), markdown)
+})
+
+t.test('limits: every format is held to the character cap; omitted or undefined options take the defaults', async (t) => {
+  await failsWith(t, utf8('x'.repeat(101)), 'text', 'Text file has more than 100 characters of text', 'text', { maxTextCharacters: 100 })
+  await failsWith(t, utf8(`<p>${'x'.repeat(101)}</p>`), 'html', 'HTML page has more than 100 characters of text', 'html', { maxTextCharacters: 100 })
+  await failsWith(t, minimalDocx(documentXml(['y'.repeat(101)])), 'docx', 'DOCX file has more than 100 characters of text', 'docx', { maxTextCharacters: 100 })
+  t.equal(await extractText(utf8('x'.repeat(100)), 'text', { maxTextCharacters: 100 }), 'x'.repeat(100), 'at the cap')
+  t.same(EXTRACT_LIMIT_DEFAULTS, {
+    docxMaxExpandedBytes: 256 * 1024 * 1024,
+    docxMaxPartBytes: 32 * 1024 * 1024,
+    docxMaxParts: 10_000,
+    htmlMaxDepth: 128,
+    htmlMaxElements: 30_000,
+    pdfMaxPages: 2000,
+    maxTextCharacters: 50_000_000
+  })
+  t.equal(await extractText(utf8('fine'), 'text', { maxTextCharacters: undefined }), 'fine', 'undefined is the default')
 })
