@@ -8,7 +8,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { PDFDocument, StandardFonts } from 'pdf-lib'
-import { docxBomb } from './lib/docx-bomb.js'
+import { minimalDocx, wordDocumentXml } from '../test/helpers/zip-archive.js'
 import { memoryMiB } from './lib/proc.js'
 import { formatInt, formatMs, isEntryPoint, loadLine, percentile, table } from './lib/report.js'
 import { buildIfStale, newBootstrapKey, progress, readBackends, runMain, sleep, withServer, withStorage, type Server } from './lib/server.js'
@@ -32,6 +32,11 @@ function nestedHtml (depth: number): string {
   return `<!doctype html><html><head><title>Nested</title></head><body>${'<div>'.repeat(depth)}<p>The innermost paragraph holds the only text of this page.</p>${'</div>'.repeat(depth)}</body></html>`
 }
 
+/** A valid .docx of one paragraph whose document.xml inflates to `bytes` (~1000:1 compressed). */
+function docxBomb (bytes: number): Buffer {
+  return minimalDocx(wordDocumentXml(['A policy hidden in a very large document.'], bytes))
+}
+
 async function manyPagePdf (pages: number): Promise<Buffer> {
   const pdf = await PDFDocument.create()
   const font = await pdf.embedFont(StandardFonts.Helvetica)
@@ -40,8 +45,8 @@ async function manyPagePdf (pages: number): Promise<Buffer> {
 }
 
 const CASES: HostileCase[] = [
-  { id: 'docx-100m', label: 'DOCX inflating to 100 MB', via: 'file', make: async () => ({ bytes: await docxBomb(100 * MiB), filename: 'bomb.docx', type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document' }) },
-  { id: 'docx-2g', label: 'DOCX inflating to 2 GiB', via: 'file', make: async () => ({ bytes: await docxBomb(2047 * MiB), filename: 'bigger-bomb.docx', type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document' }) },
+  { id: 'docx-100m', label: 'DOCX inflating to 100 MB', via: 'file', make: async () => ({ bytes: docxBomb(100 * MiB), filename: 'bomb.docx', type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document' }) },
+  { id: 'docx-2g', label: 'DOCX inflating to 2 GiB', via: 'file', make: async () => ({ bytes: docxBomb(2047 * MiB), filename: 'bigger-bomb.docx', type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document' }) },
   { id: 'html', label: 'HTML page, 2,000 nested divs (URL)', via: 'url', make: async () => ({ bytes: Buffer.from(nestedHtml(2000)), filename: 'nested.html', type: 'text/html; charset=utf-8' }) },
   { id: 'html-20k', label: 'HTML page, 20,000 nested divs (URL)', via: 'url', make: async () => ({ bytes: Buffer.from(nestedHtml(20_000)), filename: 'deeper.html', type: 'text/html; charset=utf-8' }) },
   { id: 'text', label: '99 MB text file without whitespace', via: 'file', make: async () => ({ bytes: Buffer.alloc(99 * MiB, 'x'), filename: 'one-word.txt', type: 'text/plain' }) },

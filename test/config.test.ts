@@ -140,7 +140,7 @@ t.test('extraction limits', async (t) => {
     maxTextCharacters: 50_000_000,
     pdfMaxPages: 2000,
     docxMaxExpandedBytes: 256 * 1024 * 1024,
-    docxMaxPartBytes: 32 * 1024 * 1024,
+    docxMaxPartBytes: 16 * 1024 * 1024,
     docxMaxParts: 10_000,
     htmlMaxDepth: 128,
     htmlMaxElements: 30_000

@@ -4,6 +4,7 @@ import { detectFormat, type DocumentFormat } from './extract/file-type.js'
 import { ExtractionError } from './extract/extract-text.js'
 import type { ExtractionInput, ProcessedDocument } from './extract-and-chunk.js'
 import type { ExtractionPool } from './extraction-pool.js'
+import type { ExtractLimits } from './extract/extract-limits.js'
 import { fetchUrl, UrlFetchError, UrlRefusedError } from './url/fetch-url.js'
 import type { StoredPayload } from '../repositories/ingest-jobs.repo.js'
 
@@ -16,6 +17,8 @@ export interface ProcessOptions {
   allowPrivateUrls: boolean
   signal: AbortSignal
   pool: ExtractionPool
+  /** Bounds checked before and while parsing (defaults where unset). */
+  limits?: Partial<ExtractLimits>
 }
 
 async function fetchInput (url: string, sizes: { chunkSize: number, chunkOverlap: number }, options: ProcessOptions): Promise<ExtractionInput> {
@@ -25,7 +28,7 @@ async function fetchInput (url: string, sizes: { chunkSize: number, chunkOverlap
   if (format === undefined) {
     throw new PermanentFailure(`URL returned content jack cannot read (${page.contentType ?? 'no content type'})`)
   }
-  return { bytes: page.bytes, format, url: page.url, ...sizes }
+  return { bytes: page.bytes, format, url: page.url, limits: options.limits ?? {}, ...sizes }
 }
 
 async function extractionInputOf (payload: StoredPayload, options: ProcessOptions): Promise<ExtractionInput> {
@@ -36,7 +39,7 @@ async function extractionInputOf (payload: StoredPayload, options: ProcessOption
     return await fetchInput(payload.url, sizes, options)
   }
   if (payload.bytes === null || payload.format === null) throw new PermanentFailure('The uploaded file is missing')
-  return { bytes: payload.bytes, format: payload.format as DocumentFormat, ...sizes }
+  return { bytes: payload.bytes, format: payload.format as DocumentFormat, limits: options.limits ?? {}, ...sizes }
 }
 
 export async function processPayload (payload: StoredPayload, options: ProcessOptions): Promise<ProcessedDocument> {

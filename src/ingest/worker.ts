@@ -9,6 +9,7 @@ import { INGEST_CHANNEL } from '../repositories/documents.repo.js'
 import { claimNextJob, finishJob, loadPayload, releaseLease, renewLease, scheduleRetry, type ClaimedJob } from '../repositories/ingest-jobs.repo.js'
 import { classifyFailure, processPayload, type ProcessedDocument } from './process-document.js'
 import { ExtractionPool } from './extraction-pool.js'
+import type { ExtractLimits } from './extract/extract-limits.js'
 import { maintainSearchIndex } from '../db/maintenance.js'
 import { isDatabaseUnavailable } from '../db/database-errors.js'
 
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   allowPrivateUrls: boolean
   /** Each extraction thread's JS heap limit. */
   extractionMemoryMb: number
+  /** Bounds on what one document may expand to while extracting. */
+  extractLimits?: Partial<ExtractLimits>
   /** How often an idle worker looks for due retries and expired leases. */
   pollIntervalMs?: number
   /** First retry delay; doubled for each further attempt. */
@@ -53,6 +56,7 @@ export function workerOptionsFrom (config: Config, log: FastifyBaseLogger): Work
     retryBaseMs: config.jobRetryBaseMs,
     allowPrivateUrls: config.urlAllowPrivate,
     extractionMemoryMb: config.extractionMemoryMb,
+    extractLimits: config.extractLimits,
     log
   }
 }
@@ -183,7 +187,7 @@ export class IngestWorker {
       const payload = await loadPayload(db, job.orgId, job.documentId)
       if (payload === undefined) return // deleted meanwhile; the cascade removed the job too
       const process = this.options.process ?? processPayload
-      const result = await this.withTimeLimit(async () => await process(payload, { allowPrivateUrls: this.options.allowPrivateUrls, signal: controller.signal, pool: this.pool }), controller)
+      const result = await this.withTimeLimit(async () => await process(payload, { allowPrivateUrls: this.options.allowPrivateUrls, signal: controller.signal, pool: this.pool, limits: this.options.extractLimits ?? {} }), controller)
       // The work is done: an outage now only delays writing it.
       const outcome = await this.untilDatabaseAnswers(async () => await finishJob(db, job.orgId, job.documentId, this.id, { chunks: result.chunks, format: result.format }))
       this.readySinceMaintenance++

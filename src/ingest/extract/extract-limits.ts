@@ -5,7 +5,8 @@ export interface DocxLimits {
   docxMaxExpandedBytes: number
   /**
    * Most bytes one entry may inflate to: what bounds the XML mammoth parses into memory, ~38 bytes of it per byte
-   * (16 MB of document.xml: 7.8 s, peak RSS +600 MB; 32 MB: 18.8 s). 32 MB is ~24 million characters of text.
+   * (16 MB of document.xml: 7.8 s, peak RSS +600 MB; 32 MB: 18.8 s). 16 MB (~12 million characters of text) keeps
+   * mammoth's heap within the extraction thread's default limit (JACK_EXTRACT_MEMORY_MB, 1024).
    */
   docxMaxPartBytes: number
   /** Most entries in the zip (a Word document has tens; each costs memory before any is read). */
@@ -14,7 +15,7 @@ export interface DocxLimits {
 
 export const DOCX_LIMIT_DEFAULTS: DocxLimits = {
   docxMaxExpandedBytes: 256 * 1024 * 1024,
-  docxMaxPartBytes: 32 * 1024 * 1024,
+  docxMaxPartBytes: 16 * 1024 * 1024,
   docxMaxParts: 10_000
 }
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check'
-import { deflateRawSync } from 'node:zlib'
 import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, TextRun } from 'docx'
 import { PDFDocument, PDFHexString, type PDFFont, type PDFPage, rgb, StandardFonts } from 'pdf-lib'
 import t, { type Test } from 'tap'
 import { EXTRACT_LIMIT_DEFAULTS, ExtractionError, type ExtractOptions, extractText } from '../../../src/ingest/extract/extract-text.js'
 import type { DocumentFormat } from '../../../src/ingest/extract/file-type.js'
+import { minimalDocx, wordDocumentXml, zipArchive } from '../../helpers/zip-archive.js'
 
 const encoder = new TextEncoder()
 const utf8 = (text: string): Uint8Array => encoder.encode(text)
@@ -166,56 +166,6 @@ async function docx (children: Array<Paragraph | Table>): Promise<Uint8Array> {
   return await Packer.toBuffer(new Document({ sections: [{ children }] }))
 }
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, byte) => {
-  let crc = byte
-  for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1
-  return crc >>> 0
-})
-
-function crc32 (bytes: Uint8Array): number {
-  let crc = 0xffffffff
-  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
-}
-
-/** A valid zip (stored, uncompressed) holding these files: a zip that is not a Word document. */
-function zip (files: Record<string, string>): Uint8Array {
-  const local: Uint8Array[] = []
-  const central: Uint8Array[] = []
-  let offset = 0
-  for (const [name, content] of Object.entries(files)) {
-    const nameBytes = utf8(name)
-    const data = utf8(content)
-    const header = Buffer.alloc(30)
-    header.writeUInt32LE(0x04034b50, 0)
-    header.writeUInt16LE(20, 4)
-    header.writeUInt32LE(crc32(data), 14)
-    header.writeUInt32LE(data.length, 18)
-    header.writeUInt32LE(data.length, 22)
-    header.writeUInt16LE(nameBytes.length, 26)
-    const entry = Buffer.alloc(46)
-    entry.writeUInt32LE(0x02014b50, 0)
-    entry.writeUInt16LE(20, 4)
-    entry.writeUInt16LE(20, 6)
-    entry.writeUInt32LE(crc32(data), 16)
-    entry.writeUInt32LE(data.length, 20)
-    entry.writeUInt32LE(data.length, 24)
-    entry.writeUInt16LE(nameBytes.length, 28)
-    entry.writeUInt32LE(offset, 42)
-    local.push(header, nameBytes, data)
-    central.push(entry, nameBytes)
-    offset += header.length + nameBytes.length + data.length
-  }
-  const centralSize = central.reduce((sum, part) => sum + part.length, 0)
-  const end = Buffer.alloc(22)
-  end.writeUInt32LE(0x06054b50, 0)
-  end.writeUInt16LE(central.length / 2, 8)
-  end.writeUInt16LE(central.length / 2, 10)
-  end.writeUInt32LE(centralSize, 12)
-  end.writeUInt32LE(offset, 16)
-  return concat(...local, ...central, end)
-}
-
 t.test('DOCX: paragraphs, headings, runs and table cells separated by blank lines', async (t) => {
   const bytes = await docx([
     new Paragraph({ text: 'Leave policy', heading: HeadingLevel.HEADING_1 }),
@@ -236,98 +186,36 @@ t.test('DOCX without text fails with "no extractable text"', async (t) => {
 
 t.test('damaged DOCX files fail with a readable message', async (t) => {
   const message = 'DOCX file is damaged: not a valid Word document'
-  await failsWith(t, zip({ 'readme.txt': 'not a Word document', 'data/sheet1.xml': '<sheet/>' }), 'docx', message, 'a zip that is not a docx')
+  await failsWith(t, zipArchive([{ name: 'readme.txt', content: utf8('not a Word document'), stored: true }, { name: 'data/sheet1.xml', content: utf8('<sheet/>'), stored: true }]), 'docx', message, 'a zip that is not a docx')
   await failsWith(t, Uint8Array.from({ length: 2048 }, (_, index) => (index * 131 + 7) % 256), 'docx', message, 'random bytes')
   await failsWith(t, concat([0x50, 0x4b, 0x03, 0x04], utf8('garbage after the zip magic')), 'docx', message, 'zip magic then garbage')
   const whole = await docx([new Paragraph('Some text')])
   await failsWith(t, whole.subarray(0, Math.floor(whole.length / 2)), 'docx', message, 'truncated halfway')
 })
 
-interface ZipFile { name: string, content: Uint8Array, declaredSize?: number }
-
-/** A zip with deflated entries whose central directory declares `declaredSize` (default: the true size) for each. */
-function deflatedZip (files: ZipFile[]): Uint8Array {
-  const local: Uint8Array[] = []
-  const central: Uint8Array[] = []
-  let offset = 0
-  for (const { name, content, declaredSize = content.length } of files) {
-    const nameBytes = utf8(name)
-    const data = deflateRawSync(content)
-    const header = Buffer.alloc(30)
-    header.writeUInt32LE(0x04034b50, 0)
-    header.writeUInt16LE(20, 4)
-    header.writeUInt16LE(8, 8)
-    header.writeUInt32LE(crc32(content), 14)
-    header.writeUInt32LE(data.length, 18)
-    header.writeUInt32LE(declaredSize, 22)
-    header.writeUInt16LE(nameBytes.length, 26)
-    const entry = Buffer.alloc(46)
-    entry.writeUInt32LE(0x02014b50, 0)
-    entry.writeUInt16LE(20, 4)
-    entry.writeUInt16LE(20, 6)
-    entry.writeUInt16LE(8, 10)
-    entry.writeUInt32LE(crc32(content), 16)
-    entry.writeUInt32LE(data.length, 20)
-    entry.writeUInt32LE(declaredSize, 24)
-    entry.writeUInt16LE(nameBytes.length, 28)
-    entry.writeUInt32LE(offset, 42)
-    local.push(header, nameBytes, data)
-    central.push(entry, nameBytes)
-    offset += header.length + nameBytes.length + data.length
-  }
-  const centralSize = central.reduce((sum, part) => sum + part.length, 0)
-  const end = Buffer.alloc(22)
-  end.writeUInt32LE(0x06054b50, 0)
-  end.writeUInt16LE(files.length, 8)
-  end.writeUInt16LE(files.length, 10)
-  end.writeUInt32LE(centralSize, 12)
-  end.writeUInt32LE(offset, 16)
-  return Buffer.concat([...local, ...central, end])
-}
-
-/** The smallest Word document mammoth reads: content types, the package relationship and the body. */
-function minimalDocx (documentXml: Uint8Array, extra: ZipFile[] = [], declaredSize?: number): Uint8Array {
-  return deflatedZip([
-    { name: '[Content_Types].xml', content: utf8('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>') },
-    { name: '_rels/.rels', content: utf8('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>') },
-    { name: 'word/document.xml', content: documentXml, ...(declaredSize === undefined ? {} : { declaredSize }) },
-    ...extra
-  ])
-}
-
-/** A body of `paragraphs` paragraphs, the last padded with `padding` spaces of whitespace (which compresses ~1000:1). */
-function documentXml (paragraphs: string[], padding = 0): Uint8Array {
-  const body = paragraphs.map((text) => `<w:p><w:r><w:t>${text}</w:t></w:r></w:p>`).join('')
-  return Buffer.concat([
-    utf8(`<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>${body}`),
-    Buffer.alloc(padding, ' '),
-    utf8('</w:body></w:document>')
-  ])
-}
-
 t.test('DOCX: a hand-made minimal document is read through the size-checked zip reader', async (t) => {
-  t.equal(await extractText(minimalDocx(documentXml(['Leave is 25 days.', 'Ask first.'])), 'docx'), 'Leave is 25 days.\n\nAsk first.')
+  t.equal(await extractText(minimalDocx(wordDocumentXml(['Leave is 25 days.', 'Ask first.'])), 'docx'), 'Leave is 25 days.\n\nAsk first.')
 })
 
 t.test('DOCX zip bombs are refused from the central directory, before anything is inflated', async (t) => {
   // The attack: a ~100 KB file whose document.xml inflates to 100 MB (mammoth ran out of heap on it).
-  const bomb = minimalDocx(documentXml(['Hello'], 100 * 1024 * 1024))
+  const bomb = minimalDocx(wordDocumentXml(['Hello'], 100 * 1024 * 1024))
   t.ok(bomb.length < 200_000, `the bomb is ${bomb.length} bytes`)
   const started = performance.now()
-  await failsWith(t, bomb, 'docx', 'DOCX file has a part that expands to more than 32 MB', 'one 100 MB part, default limits')
+  await failsWith(t, bomb, 'docx', 'DOCX file has a part that expands to more than 16 MB', 'one 100 MB part, default limits')
   t.ok(performance.now() - started < 1000, `refused in ${Math.round(performance.now() - started)} ms`)
-  const small = minimalDocx(documentXml(['Hello'], 2 * 1024 * 1024))
+  const small = minimalDocx(wordDocumentXml(['Hello'], 2 * 1024 * 1024))
   await failsWith(t, small, 'docx', 'DOCX file has a part that expands to more than 1 MB', 'a configured part limit', { docxMaxPartBytes: 1024 * 1024 })
   const parts = Array.from({ length: 5 }, (_, index) => ({ name: `word/media/part${index}.bin`, content: Buffer.alloc(1024 * 1024) }))
-  await failsWith(t, minimalDocx(documentXml(['Hello']), parts), 'docx', 'DOCX file expands to more than 4 MB', 'the total', { docxMaxExpandedBytes: 4 * 1024 * 1024 })
-  t.equal(await extractText(minimalDocx(documentXml(['Hello']), parts), 'docx'), 'Hello', 'the same file within the default limits')
+  await failsWith(t, minimalDocx(wordDocumentXml(['Hello']), parts), 'docx', 'DOCX file expands to more than 4 MB', 'the total', { docxMaxExpandedBytes: 4 * 1024 * 1024 })
+  t.equal(await extractText(minimalDocx(wordDocumentXml(['Hello']), parts), 'docx'), 'Hello', 'the same file within the default limits')
   const many = Array.from({ length: 20 }, (_, index) => ({ name: `customXml/item${index}.xml`, content: utf8('<a/>') }))
-  await failsWith(t, minimalDocx(documentXml(['Hello']), many), 'docx', 'DOCX file has 23 parts, more than the 10 jack reads', 'entry count', { docxMaxParts: 10 })
+  await failsWith(t, minimalDocx(wordDocumentXml(['Hello']), many), 'docx', 'DOCX file has 23 parts, more than the 10 jack reads', 'entry count', { docxMaxParts: 10 })
 })
 
 t.test('DOCX: a part inflating past the size its central directory declares is refused while inflating', async (t) => {
   // Declares 2 KB, inflates to 64 MB: only a reader that checks the inflated bytes against the declared size stops it.
-  const liar = minimalDocx(documentXml(['Hello'], 64 * 1024 * 1024), [], 2048)
+  const liar = minimalDocx(wordDocumentXml(['Hello'], 64 * 1024 * 1024), [], 2048)
   const rssBefore = process.memoryUsage().rss
   await failsWith(t, liar, 'docx', 'DOCX file is damaged: not a valid Word document', 'lying size')
   t.ok(process.memoryUsage().rss - rssBefore < 48 * 1024 * 1024, `memory grew by ${Math.round((process.memoryUsage().rss - rssBefore) / 1e6)} MB`)
@@ -500,11 +388,11 @@ t.test('Markdown passes through with its markup', async (t) => {
 t.test('limits: every format is held to the character cap; omitted or undefined options take the defaults', async (t) => {
   await failsWith(t, utf8('x'.repeat(101)), 'text', 'Text file has more than 100 characters of text', 'text', { maxTextCharacters: 100 })
   await failsWith(t, utf8(`<p>${'x'.repeat(101)}</p>`), 'html', 'HTML page has more than 100 characters of text', 'html', { maxTextCharacters: 100 })
-  await failsWith(t, minimalDocx(documentXml(['y'.repeat(101)])), 'docx', 'DOCX file has more than 100 characters of text', 'docx', { maxTextCharacters: 100 })
+  await failsWith(t, minimalDocx(wordDocumentXml(['y'.repeat(101)])), 'docx', 'DOCX file has more than 100 characters of text', 'docx', { maxTextCharacters: 100 })
   t.equal(await extractText(utf8('x'.repeat(100)), 'text', { maxTextCharacters: 100 }), 'x'.repeat(100), 'at the cap')
   t.same(EXTRACT_LIMIT_DEFAULTS, {
     docxMaxExpandedBytes: 256 * 1024 * 1024,
-    docxMaxPartBytes: 32 * 1024 * 1024,
+    docxMaxPartBytes: 16 * 1024 * 1024,
     docxMaxParts: 10_000,
     htmlMaxDepth: 128,
     htmlMaxElements: 30_000,
