@@ -41,7 +41,15 @@ function framesOf (error: Error): string | undefined {
 }
 
 function describe (error: unknown): LoggedError {
-  if (!(error instanceof Error)) return { type: typeof error, message: cut(String(error), MAX_MESSAGE_CHARS) }
+  if (!(error instanceof Error)) {
+    // A plain object already shaped for the log ({ type, message }): its fields, capped like any error's.
+    const shaped = (typeof error === 'object' && error !== null ? error : {}) as { type?: unknown, message?: unknown, code?: unknown }
+    return {
+      type: typeof shaped.type === 'string' ? shaped.type : typeof error,
+      message: cut(typeof shaped.message === 'string' ? shaped.message : String(error), MAX_MESSAGE_CHARS),
+      ...(typeof shaped.code === 'string' ? { code: shaped.code } : {})
+    }
+  }
   const code = (error as { code?: unknown }).code
   const stack = framesOf(error)
   return {
