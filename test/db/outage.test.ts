@@ -33,7 +33,10 @@ function checkLogs (t: Test, logs: Logs): void {
   t.notOk(logs.lines.some((line) => line.includes('Halvorsen')), 'no log line holds document text')
 }
 
-/** Documents whose processing waits for `open()`: they are claimed (and held) while the test stages the outage. */
+/**
+ * Documents processed in full and then held until `open()`: once the test has
+ * cut the database, opening the gate makes their result writes meet the outage.
+ */
 function gatedProcessing (): { process: typeof processPayload, open: () => void, claimed: () => number } {
   let open: () => void = () => {}
   const gate = new Promise<void>((resolve) => { open = resolve })
@@ -42,9 +45,10 @@ function gatedProcessing (): { process: typeof processPayload, open: () => void,
     claimed: () => claimed,
     open: () => open(),
     process: async (payload, options) => {
+      const result = await processPayload(payload, options)
       claimed++
       await gate
-      return await processPayload(payload, options)
+      return result
     }
   }
 }
@@ -65,8 +69,8 @@ async function ingestHeldDocuments (t: Test, subject: TestApp, key: string, logs
   })).json().document_ids
   await worker.start()
   t.teardown(async () => { gate.open(); await worker.stop(1000) })
-  await until(() => gate.claimed() === 2)
-  t.equal(gate.claimed(), 2, 'both workers hold a document')
+  await until(() => gate.claimed() === 2, 60_000)
+  t.equal(gate.claimed(), 2, 'both workers hold a processed document')
   return { ids, gate, worker }
 }
 
