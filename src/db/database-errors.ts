@@ -49,6 +49,8 @@ export function sqlStateOf (error: unknown): string | undefined {
 export function isDatabaseUnavailable (error: unknown): boolean {
   for (const link of causeChain(error)) {
     if (link instanceof DatabaseUnavailableError) return true
+    // PGlite's only word for a closed database (shutdown under way): no code to go by.
+    if (link instanceof Error && link.message === 'PGlite is closed') return true
     const code = codeOf(link)
     if (code === undefined) continue
     if (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code)) return true
