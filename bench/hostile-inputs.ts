@@ -90,8 +90,9 @@ function watchHealth (server: Server): { stop: () => Promise<{ latencies: number
   return { stop: async () => { state.running = false; await loop; return { latencies, failures, peakRssMiB } } }
 }
 
-async function submit (server: Server, key: string, hostile: HostileCase, pageUrl: (bytes: Buffer, type: string) => string): Promise<{ id: string, inputBytes: number }> {
-  const input = await hostile.make()
+type Input = Awaited<ReturnType<HostileCase['make']>>
+
+async function submit (server: Server, key: string, hostile: HostileCase, input: Input, pageUrl: (bytes: Buffer, type: string) => string): Promise<{ id: string, inputBytes: number }> {
   let response: Response
   if (hostile.via === 'url') {
     response = await fetch(`${server.baseUrl}/v1/ingest/url`, {
@@ -169,9 +170,11 @@ async function main (): Promise<number> {
           const outcomes: Outcome[] = []
           for (const hostile of selectedCases()) {
             progress(`${backend}: ${hostile.label}`)
+            // Built before the watch starts: making a 2 GiB bomb or a 10,000-page PDF busies this process, not the server.
+            const input = await hostile.make()
             const watch = watchHealth(server)
             const started = performance.now()
-            const { id, inputBytes } = await submit(server, key, hostile, pages.url)
+            const { id, inputBytes } = await submit(server, key, hostile, input, pages.url)
             const final = await finalStatus(server, key, id)
             const seconds = (performance.now() - started) / 1000
             const health = await watch.stop()
