@@ -1,0 +1,216 @@
+// bench/index-designs: Okapi BM25 exactly as jack's SQL computes it, an exhaustive in-memory ranker (the oracle every design is checked against), the top-k heap the designs share, and the agreement test.
+import { BM25_DEFAULTS } from '../../src/retrieval/bm25.js'
+import type { MemoryIndex } from './corpus.js'
+
+const { k1: K1, b: B } = BM25_DEFAULTS
+
+/** The statistics a ranking uses: N and average length, and df per lexeme. */
+export interface Statistics {
+  chunkCount: number
+  averageLength: number
+  df: (lexeme: string) => number
+}
+
+/** One query term's constants: score(tf, length) = weight · tf / (tf + normBase + normPerLength · length). */
+export interface TermWeight {
+  weight: number
+  normBase: number
+  normPerLength: number
+}
+
+/** Lucene's idf, never negative, times (k1 + 1) — the same expression, in the same order, as src/repositories/search.repo.ts. */
+export function termWeight (chunkCount: number, averageLength: number, df: number): TermWeight {
+  return {
+    weight: Math.log(1 + (chunkCount - df + 0.5) / (df + 0.5)) * (K1 + 1),
+    normBase: K1 * (1 - B),
+    normPerLength: K1 * B / averageLength
+  }
+}
+
+export function contribution (term: TermWeight, tf: number, length: number): number {
+  return term.weight * tf / (tf + term.normBase + term.normPerLength * length)
+}
+
+export interface Hit {
+  ordinal: number
+  score: number
+}
+
+/**
+ * The k best (score, ordinal) pairs: best = higher score, then lower ordinal
+ * (jack's tie-break: older document, lower chunk index). A min-heap whose root
+ * is the worst kept, so `threshold` is what a newcomer must beat.
+ */
+export class TopK {
+  private readonly scores: Float64Array
+  private readonly ordinals: Int32Array
+  size = 0
+
+  constructor (readonly k: number) {
+    this.scores = new Float64Array(k)
+    this.ordinals = new Int32Array(k)
+  }
+
+  /** A chunk must score above this to enter (−∞ until k are kept); at equal score the kept one has the lower ordinal. */
+  threshold (): number {
+    return this.size < this.k ? Number.NEGATIVE_INFINITY : this.scores[0] as number
+  }
+
+  /** True when entry `index` ranks worse than (score, ordinal). */
+  private entryWorse (index: number, score: number, ordinal: number): boolean {
+    const other = this.scores[index] as number
+    return other < score || (other === score && (this.ordinals[index] as number) > ordinal)
+  }
+
+  offer (score: number, ordinal: number): void {
+    if (this.size < this.k) {
+      let index = this.size++
+      while (index > 0) {
+        const parent = (index - 1) >> 1
+        // The parent must stay the worse of the two.
+        if (this.entryWorse(parent, score, ordinal)) break
+        this.scores[index] = this.scores[parent] as number
+        this.ordinals[index] = this.ordinals[parent] as number
+        index = parent
+      }
+      this.scores[index] = score
+      this.ordinals[index] = ordinal
+      return
+    }
+    if (!this.entryWorse(0, score, ordinal)) return
+    let index = 0
+    for (;;) {
+      const left = 2 * index + 1
+      if (left >= this.size) break
+      const right = left + 1
+      const child = right < this.size && this.entryWorse(right, this.scores[left] as number, this.ordinals[left] as number) ? right : left
+      if (!this.entryWorse(child, score, ordinal)) break
+      this.scores[index] = this.scores[child] as number
+      this.ordinals[index] = this.ordinals[child] as number
+      index = child
+    }
+    this.scores[index] = score
+    this.ordinals[index] = ordinal
+  }
+
+  /** Best first. */
+  hits (): Hit[] {
+    const hits: Hit[] = []
+    for (let index = 0; index < this.size; index++) hits.push({ ordinal: this.ordinals[index] as number, score: this.scores[index] as number })
+    return hits.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal)
+  }
+}
+
+/** Which ordinals may be returned: a filter's allow-list and the deleted set, as byte maps by ordinal (undefined: all). */
+export interface Eligibility {
+  allowed: Uint8Array | undefined
+  deleted: Uint8Array | undefined
+}
+
+export const EVERYTHING: Eligibility = { allowed: undefined, deleted: undefined }
+
+export function eligible (eligibility: Eligibility, ordinal: number): boolean {
+  return (eligibility.allowed === undefined || eligibility.allowed[ordinal] === 1) && (eligibility.deleted === undefined || eligibility.deleted[ordinal] !== 1)
+}
+
+/** Exhaustive term-at-a-time BM25 over the in-memory index: every posting of every query term, summed in lexeme order. */
+export class ExhaustiveRanker {
+  private accumulator = new Float64Array(0)
+  private seen = new Uint8Array(0)
+  private touched = new Int32Array(0)
+
+  constructor (private readonly index: MemoryIndex) {}
+
+  search (lexemes: readonly string[], statistics: Statistics, k: number, eligibility: Eligibility): { hits: Hit[], postings: number } {
+    const { index } = this
+    if (this.accumulator.length < index.ordinalCount) {
+      this.accumulator = new Float64Array(index.ordinalCount)
+      this.seen = new Uint8Array(index.ordinalCount)
+      this.touched = new Int32Array(index.ordinalCount)
+    }
+    const { accumulator, seen, touched } = this
+    let touchedCount = 0
+    let postings = 0
+    for (const lexeme of lexemes) {
+      const term = index.terms.get(lexeme)
+      const df = statistics.df(lexeme)
+      if (term === undefined || df <= 0) continue
+      const weight = termWeight(statistics.chunkCount, statistics.averageLength, df)
+      const { ordinals, tfs } = term
+      postings += ordinals.length
+      for (let i = 0; i < ordinals.length; i++) {
+        const ordinal = ordinals[i] as number
+        if (seen[ordinal] === 0) {
+          seen[ordinal] = 1
+          accumulator[ordinal] = 0
+          touched[touchedCount++] = ordinal
+        }
+        accumulator[ordinal] = (accumulator[ordinal] as number) + contribution(weight, tfs[i] as number, index.lengths[ordinal] as number)
+      }
+    }
+    const top = new TopK(k)
+    for (let i = 0; i < touchedCount; i++) {
+      const ordinal = touched[i] as number
+      seen[ordinal] = 0
+      if (eligible(eligibility, ordinal)) top.offer(accumulator[ordinal] as number, ordinal)
+    }
+    return { hits: top.hits(), postings }
+  }
+
+  /** One chunk's exact score (to judge a design's hit that the oracle did not return). */
+  score (lexemes: readonly string[], statistics: Statistics, ordinal: number): number {
+    let score = 0
+    for (const lexeme of lexemes) {
+      const term = this.index.terms.get(lexeme)
+      const df = statistics.df(lexeme)
+      if (term === undefined || df <= 0) continue
+      const position = lowerBound(term.ordinals, ordinal)
+      if (term.ordinals[position] !== ordinal) continue
+      score += contribution(termWeight(statistics.chunkCount, statistics.averageLength, df), term.tfs[position] as number, this.index.lengths[ordinal] as number)
+    }
+    return score
+  }
+}
+
+export function lowerBound (values: Int32Array, target: number): number {
+  let low = 0
+  let high = values.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if ((values[middle] as number) < target) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+/** The oracle's statistics: N and average length as given, df counted in the index. */
+export function indexStatistics (index: MemoryIndex, chunkCount: number, totalLength: number): Statistics {
+  return { chunkCount, averageLength: totalLength / chunkCount, df: (lexeme) => index.terms.get(lexeme)?.ordinals.length ?? 0 }
+}
+
+/**
+ * A design agrees with the oracle when it returns as many hits and the same set
+ * of chunks, or a set that differs only among chunks tied (within floating-point
+ * noise: sums taken in another order) with the oracle's k-th score. Every hit
+ * must be eligible and, judged by the oracle's exact score, no hit may fall
+ * below that k-th score.
+ */
+export function agrees (oracle: readonly Hit[], design: readonly Hit[], exactScore: (ordinal: number) => number, eligibility: Eligibility): boolean {
+  if (oracle.length !== design.length) return false
+  const designSet = new Set(design.map((hit) => hit.ordinal))
+  if (designSet.size !== design.length) return false
+  if (design.some((hit) => !eligible(eligibility, hit.ordinal))) return false
+  const oracleSet = new Set(oracle.map((hit) => hit.ordinal))
+  const last = oracle[oracle.length - 1]
+  if (last === undefined) return true
+  const tolerance = 1e-9 * Math.max(1, Math.abs(last.score))
+  for (const hit of design) {
+    if (oracleSet.has(hit.ordinal)) continue
+    if (Math.abs(exactScore(hit.ordinal) - last.score) > tolerance) return false
+  }
+  for (const hit of oracle) {
+    if (designSet.has(hit.ordinal)) continue
+    if (Math.abs(hit.score - last.score) > tolerance) return false
+  }
+  return true
+}
