@@ -15,7 +15,7 @@ import { chunkText } from '../src/ingest/chunker.js'
 import { deleteDocument, insertDocuments } from '../src/repositories/documents.repo.js'
 import { claimNextJob, finishJob, type NewChunk } from '../src/repositories/ingest-jobs.repo.js'
 import { createOrg } from '../src/repositories/orgs.repo.js'
-import { searchChunks } from '../src/repositories/search.repo.js'
+import { searchChunks } from '../src/search-index/search-chunks.js'
 import { EMPTY_FILTER } from '../src/retrieval/filters.js'
 import type { OrgId } from '../src/org-id.js'
 

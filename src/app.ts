@@ -1,4 +1,5 @@
 // buildApp(options) → a configured jack instance: infrastructure plugins first, then routes.
+import { setIndexCacheLimit } from './search-index/search-chunks.js'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
@@ -31,6 +32,7 @@ export interface BuildOptions {
 
 export async function buildApp (options: BuildOptions): Promise<FastifyInstance> {
   const { config } = options
+  setIndexCacheLimit(config.indexCacheBytes)
   const app = Fastify({
     logger: {
       ...loggerOptions(config.logLevel),

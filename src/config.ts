@@ -29,6 +29,8 @@ export interface Config {
   jobRetryBaseMs: number
   /** The JS heap limit of each extraction thread; a document that needs more ends failed. */
   extractionMemoryMb: number
+  /** Bytes of posting lists and segment documents each process keeps for queries (src/search-index/segment-cache.ts). */
+  indexCacheBytes: number
   urlAllowPrivate: boolean
   /** Bounds on extracting a document's text, passed to extractText as its options. */
   extractLimits: ExtractLimits
@@ -225,6 +227,7 @@ export function loadConfig (env: Env = process.env): Config {
     jobMaxAttempts: readInteger(env, 'JACK_JOB_MAX_ATTEMPTS', 3, 1, 100),
     jobRetryBaseMs: readInteger(env, 'JACK_JOB_RETRY_BASE_MS', 2000, 0, 3_600_000),
     extractionMemoryMb: readInteger(env, 'JACK_EXTRACT_MEMORY_MB', 1024, 64, 65_536),
+    indexCacheBytes: readInteger(env, 'JACK_INDEX_CACHE_MB', 512, 0, 1_048_576) * 2 ** 20,
     urlAllowPrivate: readBoolean(env, 'JACK_URL_ALLOW_PRIVATE', false),
     extractLimits: readExtractLimits(env),
     llm: readLlm(env),

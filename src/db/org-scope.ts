@@ -1,6 +1,6 @@
 // Runs a repository's statements in a transaction that row-level security scopes to one organisation (drizzle/0007_row_level_security.sql).
 import { sql } from 'drizzle-orm'
-import { PgTransaction } from 'drizzle-orm/pg-core'
+import { PgTransaction, type PgTransactionConfig } from 'drizzle-orm/pg-core'
 import type { Db } from './client.js'
 import type { OrgId } from '../org-id.js'
 
@@ -15,10 +15,11 @@ export class OrgScopeError extends Error {
  * Runs `work` in a transaction whose `app.org_id` is `orgId`, set with
  * set_config(…, true) so it ends with the transaction and a pooled connection
  * never carries it into the next one. Inside a transaction already scoped to
- * the same organisation it adds nothing; inside one scoped to another it
- * refuses, so no code path can mix two tenants in one transaction.
+ * the same organisation it adds nothing (and `config`, the isolation of a new
+ * transaction, does not apply); inside one scoped to another it refuses, so no
+ * code path can mix two tenants in one transaction.
  */
-export async function inOrg<T> (db: Db, orgId: OrgId, work: (tx: Db) => Promise<T>): Promise<T> {
+export async function inOrg<T> (db: Db, orgId: OrgId, work: (tx: Db) => Promise<T>, config?: PgTransactionConfig): Promise<T> {
   const current = scopes.get(db)
   if (current === orgId) return await work(db)
   if (current !== undefined) throw new OrgScopeError('a transaction scoped to one organisation cannot act for another')
@@ -30,7 +31,7 @@ export async function inOrg<T> (db: Db, orgId: OrgId, work: (tx: Db) => Promise<
     const scoped = tx as unknown as Db
     await scope(scoped, orgId)
     return await work(scoped)
-  })
+  }, config)
 }
 
 function isTransaction (db: Db): boolean {

@@ -46,11 +46,16 @@ export const documents = pgTable('documents', {
   chunkCount: integer('chunk_count').notNull().default(0),
   chunkSize: integer('chunk_size').notNull(),
   chunkOverlap: integer('chunk_overlap').notNull(),
+  // Where the document's chunks are in the search index (src/search-index/): chunk i is
+  // ordinal first_ordinal + i of its organisation. Set when the document is indexed
+  // (ready), given anew when its metadata changes; null while it is not in the index.
+  firstOrdinal: integer('first_ordinal'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 }, (table) => [
   primaryKey({ columns: [table.orgId, table.id] }),
   index('documents_org_seq_idx').on(table.orgId, table.seq),
+  index('documents_org_first_ordinal_idx').on(table.orgId, table.firstOrdinal),
   index('documents_org_status_seq_idx').on(table.orgId, table.status, table.seq),
   index('documents_metadata_idx').using('gin', table.metadata.op('jsonb_path_ops'))
 ])
@@ -101,33 +106,70 @@ export const chunks = pgTable('chunks', {
   index('chunks_tsv_idx').using('gin', table.tsv)
 ])
 
-// The inverted index BM25 ranks from (src/repositories/search.repo.ts): one row
-// per distinct lexeme of a chunk. Statement-level triggers on chunks write
-// them from jack_indexed_vector(text) — the chunk's own English tsvector, plus
-// character bigrams and unigrams for Chinese, Japanese and Korean runs
-// (drizzle/0008_search_cjk_bigrams.sql) — and delete them with the chunk, in
-// the same transaction (drizzle/0003_search_index_maintenance.sql). `chunk_length` (the
-// chunk's lexeme occurrences, the sum of its tf) is repeated on every row so a
-// query term's postings are scored from one index range and nothing else.
+// The search index (src/search-index/, drizzle/0009_search_index_segments.sql):
+// per organisation, immutable segments, each holding the postings of some of
+// its ready documents as one compressed row per (lexeme, segment). A document
+// is written as a segment of its own in the transaction that makes it ready;
+// a background merge (src/search-index/index-merger.ts) combines segments as
+// they accumulate, as an LSM tree does, and drops deleted documents' postings.
 //
-// The primary key is the only index, and it serves both sides: the query reads
-// one (org_id, lexeme) range, the delete trigger probes whole keys. The
-// migration gives it INCLUDE (tf, chunk_length), so scoring is an index-only
-// scan, and gives lexeme the "C" collation; Drizzle can declare neither.
-// There is deliberately no foreign key to chunks (the delete trigger removes a
-// chunk's postings instead): inserting SciFact's 502k postings on PostgreSQL
-// 15 took 0.3 s for the rows, 1.1 s for a (org_id, lexeme) index, 0.6 s for
-// the chunk-leading index a cascade needs and 1.9 s for the foreign key's
-// checks, one per posting.
-export const postings = pgTable('postings', {
+// org_ordinals hands out each organisation's chunk ordinals (never reused).
+export const orgOrdinals = pgTable('org_ordinals', {
+  orgId: uuid('org_id').primaryKey().references(() => orgs.id, { onDelete: 'cascade' }),
+  nextOrdinal: integer('next_ordinal').notNull()
+})
+
+export const indexSegments = pgTable('index_segments', {
+  orgId: uuid('org_id').notNull().references(() => orgs.id, { onDelete: 'cascade' }),
+  segmentId: bigint('segment_id', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
+  // floor(log10(chunks)): the merge policy combines ten segments of one level.
+  level: smallint('level').notNull(),
+  // The ordinal the segment's relative ordinals count from; null only inside the
+  // transaction that writes the segment, until its ordinals are allocated.
+  baseOrdinal: integer('base_ordinal'),
+  // One past the last relative ordinal.
+  ordinalSpan: integer('ordinal_span').notNull(),
+  chunkCount: integer('chunk_count').notNull(),
+  documentCount: integer('document_count').notNull(),
+  // JSON (segment-documents.ts): each document's first relative ordinal, chunk count, metadata.
+  documents: bytea('documents').notNull()
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.segmentId] })
+])
+
+// Lexeme first: a query reads its terms' rows of every segment from one index range per lexeme.
+export const indexTerms = pgTable('index_terms', {
   orgId: uuid('org_id').notNull(),
   lexeme: text('lexeme').notNull(),
-  documentId: uuid('document_id').notNull(),
-  chunkIndex: integer('chunk_index').notNull(),
-  tf: integer('tf').notNull(),
-  chunkLength: integer('chunk_length').notNull()
+  segmentId: bigint('segment_id', { mode: 'number' }).notNull(),
+  df: integer('df').notNull(),
+  // posting-codec.ts
+  postings: bytea('postings').notNull()
 }, (table) => [
-  primaryKey({ name: 'postings_pk', columns: [table.orgId, table.lexeme, table.documentId, table.chunkIndex] })
+  primaryKey({ columns: [table.orgId, table.lexeme, table.segmentId] }),
+  foreignKey({ columns: [table.orgId, table.segmentId], foreignColumns: [indexSegments.orgId, indexSegments.segmentId] }).onDelete('cascade')
+])
+
+// Documents deleted (or re-indexed) whose postings are still in a segment: a
+// query skips their ordinals, and until a merge drops them their lexemes'
+// counts are taken off df, so statistics stay exactly those of the ready documents.
+export const indexDeletions = pgTable('index_deletions', {
+  orgId: uuid('org_id').notNull().references(() => orgs.id, { onDelete: 'cascade' }),
+  firstOrdinal: integer('first_ordinal').notNull(),
+  chunkCount: integer('chunk_count').notNull()
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.firstOrdinal] })
+])
+
+export const indexDeletedTerms = pgTable('index_deleted_terms', {
+  orgId: uuid('org_id').notNull(),
+  lexeme: text('lexeme').notNull(),
+  firstOrdinal: integer('first_ordinal').notNull(),
+  // The deleted document's chunks holding the lexeme.
+  chunks: integer('chunks').notNull()
+}, (table) => [
+  primaryKey({ columns: [table.orgId, table.lexeme, table.firstOrdinal] }),
+  foreignKey({ columns: [table.orgId, table.firstOrdinal], foreignColumns: [indexDeletions.orgId, indexDeletions.firstOrdinal] }).onDelete('cascade')
 ])
 
 // An organisation's chunk count and total chunk length (BM25's N and avgdl),

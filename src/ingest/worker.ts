@@ -6,7 +6,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import type { Database } from '../db/client.js'
 import { INGEST_CHANNEL } from '../repositories/documents.repo.js'
-import { claimNextJob, finishJob, loadPayload, releaseLease, renewLease, scheduleRetry, type ClaimedJob } from '../repositories/ingest-jobs.repo.js'
+import { claimNextJob, finishIndexJob, finishJob, loadPayload, releaseLease, renewLease, scheduleRetry, type ClaimedJob } from '../repositories/ingest-jobs.repo.js'
+import { IndexMerger } from '../search-index/index-merger.js'
 import { classifyFailure, processPayload, type ProcessedDocument } from './process-document.js'
 import { ExtractionPool } from './extraction-pool.js'
 import type { ExtractLimits } from './extract/extract-limits.js'
@@ -76,9 +77,12 @@ export class IngestWorker {
   private outageSince: number | undefined
   private outageLoggedAt = 0
   readonly pool: ExtractionPool
+  /** Merges the search index segments of organisations whose documents this worker indexed. */
+  readonly merger: IndexMerger
 
   constructor (private readonly database: Database, private readonly options: WorkerOptions) {
     this.pool = options.pool ?? new ExtractionPool({ threads: options.concurrency, memoryLimitMb: options.extractionMemoryMb })
+    this.merger = new IndexMerger(database.db, options.log)
   }
 
   async start (): Promise<void> {
@@ -107,6 +111,7 @@ export class IngestWorker {
       })
     }))
     await finished
+    await this.merger.stop()
     await this.pool.close()
     await this.unlisten?.()
   }
@@ -186,11 +191,18 @@ export class IngestWorker {
       }
       const payload = await loadPayload(db, job.orgId, job.documentId)
       if (payload === undefined) return // deleted meanwhile; the cascade removed the job too
+      if (payload.status === 'ready') {
+        // Ready before the search index existed (drizzle/0009): only its stored chunks are to be indexed.
+        const outcome = await this.untilDatabaseAnswers(async () => await finishIndexJob(db, job.orgId, job.documentId, this.id))
+        if (outcome === 'done') this.merger.request(job.orgId)
+        return
+      }
       const process = this.options.process ?? processPayload
       const result = await this.withTimeLimit(async () => await process(payload, { allowPrivateUrls: this.options.allowPrivateUrls, signal: controller.signal, pool: this.pool, limits: this.options.extractLimits ?? {} }), controller)
       // The work is done: an outage now only delays writing it.
       const outcome = await this.untilDatabaseAnswers(async () => await finishJob(db, job.orgId, job.documentId, this.id, { chunks: result.chunks, format: result.format }))
       this.readySinceMaintenance++
+      if (outcome === 'done') this.merger.request(job.orgId)
       this.options.log.info({ documentId: job.documentId, chunks: result.chunks.length, outcome }, 'document processed')
     } catch (error) {
       if (controller.signal.aborted && !this.running && !(error instanceof JobTimeoutError)) return // stopping: the job is released

@@ -2,7 +2,7 @@
 import type { RetrievedChunk } from '../answer/answer-types.js'
 import type { Db } from '../db/client.js'
 import type { OrgId } from '../org-id.js'
-import { searchChunks, type SearchHit } from '../repositories/search.repo.js'
+import { searchChunks, type SearchHit } from '../search-index/search-chunks.js'
 import { parseFilter } from '../retrieval/filters.js'
 
 export interface RetrievalRequest {

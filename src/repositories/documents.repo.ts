@@ -6,6 +6,7 @@ import { inOrg } from '../db/org-scope.js'
 import { documentPayloads, documents, ingestJobs, type DocumentRow } from '../db/schema.js'
 import type { OrgId } from '../org-id.js'
 import { completeIdempotencyClaim, type IdempotencyCompletion } from './idempotency-keys.repo.js'
+import { indexDocument, unindexDocument } from './search-index.repo.js'
 
 /** Payload is empty; workers wake on it instead of waiting for their next poll. */
 export const INGEST_CHANNEL = 'jack_ingest'
@@ -136,17 +137,33 @@ export async function listDocuments (db: Db, orgId: OrgId, options: { limit: num
 }
 
 /** Deletes the document with its chunks, payload and job (ON DELETE CASCADE). */
+/** Deletes a document; from this commit on no query returns it (its ordinals are marked deleted in the search index in the same transaction). */
 export async function deleteDocument (db: Db, orgId: OrgId, documentId: string): Promise<boolean> {
-  const rows = await inOrg(db, orgId, async (tx) => await tx.delete(documents)
-    .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-    .returning({ id: documents.id }))
+  const rows = await inOrg(db, orgId, async (tx) => {
+    await unindexDocument(tx, orgId, documentId)
+    return await tx.delete(documents)
+      .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+      .returning({ id: documents.id })
+  })
   return rows.length > 0
 }
 
+/**
+ * Replaces a document's metadata. A document in the search index is indexed
+ * anew under new ordinals in the same transaction (segments are immutable, so
+ * filters read metadata from them), and its old ordinals are marked deleted.
+ */
 export async function replaceDocumentMetadata (db: Db, orgId: OrgId, documentId: string, metadata: Record<string, string>): Promise<DocumentRecord | undefined> {
-  const [row] = await inOrg(db, orgId, async (tx) => await tx.update(documents)
-    .set({ metadata, updatedAt: sql`now()` })
-    .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-    .returning(recordColumns))
+  const [row] = await inOrg(db, orgId, async (tx) => {
+    const [indexed] = await tx.select({ firstOrdinal: documents.firstOrdinal, chunkCount: documents.chunkCount }).from(documents)
+      .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
+    if (indexed?.firstOrdinal !== null && indexed !== undefined) await unindexDocument(tx, orgId, documentId)
+    const updated = await tx.update(documents)
+      .set({ metadata, updatedAt: sql`now()` })
+      .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+      .returning(recordColumns)
+    if (indexed?.firstOrdinal !== null && indexed !== undefined) await indexDocument(tx, orgId, documentId, indexed.chunkCount, metadata)
+    return updated
+  })
   return row === undefined ? undefined : toRecord(row)
 }

@@ -5,6 +5,7 @@ import { rowsOf } from '../db/rows.js'
 import { inOrg } from '../db/org-scope.js'
 import { chunks, documentPayloads, documents, ingestJobs } from '../db/schema.js'
 import { asOrgId, type OrgId } from '../org-id.js'
+import { indexDocument } from './search-index.repo.js'
 
 export interface ClaimedJob {
   orgId: OrgId
@@ -14,6 +15,7 @@ export interface ClaimedJob {
 }
 
 export interface StoredPayload {
+  status: 'processing' | 'ready' | 'failed'
   sourceType: 'text' | 'file' | 'url'
   filename: string | null
   format: string | null
@@ -73,6 +75,7 @@ export async function scheduleRetry (db: Db, orgId: OrgId, documentId: string, w
 export async function loadPayload (db: Db, orgId: OrgId, documentId: string): Promise<StoredPayload | undefined> {
   return await inOrg(db, orgId, async (tx) => {
     const [document] = await tx.select({
+      status: documents.status,
       sourceType: documents.sourceType,
       filename: documents.filename,
       format: documents.format,
@@ -92,14 +95,14 @@ export async function loadPayload (db: Db, orgId: OrgId, documentId: string): Pr
 export type Outcome = 'done' | 'gone'
 
 /**
- * Ends a job: writes the chunks and marks the document ready, or marks it
- * failed. It locks the document row and checks the lease first, so a document
+ * Ends a job: writes the chunks, marks the document ready and indexes it, or
+ * marks it failed. It locks the document row and checks the lease first, so a document
  * deleted meanwhile stays deleted and a worker whose lease was taken over
  * writes nothing ('gone').
  */
 export async function finishJob (db: Db, orgId: OrgId, documentId: string, workerId: string, result: { chunks: NewChunk[], format: string | null } | { error: string }): Promise<Outcome> {
   return await inOrg(db, orgId, async (tx) => {
-    const [document] = await tx.select({ id: documents.id }).from(documents)
+    const [document] = await tx.select({ id: documents.id, metadata: documents.metadata }).from(documents)
       .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
     if (document === undefined) return 'gone'
     const [job] = await tx.select({ leasedBy: ingestJobs.leasedBy }).from(ingestJobs)
@@ -124,8 +127,29 @@ export async function finishJob (db: Db, orgId: OrgId, documentId: string, worke
       await tx.update(documents)
         .set({ status: 'ready', errorMessage: null, chunkCount: result.chunks.length, format: result.format, updatedAt: sql`now()` })
         .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+      // Searchable from this commit on: the document's segment is written with its chunks.
+      await indexDocument(tx, orgId, documentId, result.chunks.length, document.metadata)
     }
     await tx.delete(documentPayloads).where(and(eq(documentPayloads.orgId, orgId), eq(documentPayloads.documentId, documentId)))
+    await tx.delete(ingestJobs).where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId)))
+    return 'done'
+  })
+}
+
+/**
+ * Ends the job of a document that is ready already but not in the search
+ * index (one made ready before the index existed, drizzle/0009): indexes its
+ * stored chunks. 'gone' as finishJob.
+ */
+export async function finishIndexJob (db: Db, orgId: OrgId, documentId: string, workerId: string): Promise<Outcome> {
+  return await inOrg(db, orgId, async (tx) => {
+    const [document] = await tx.select({ status: documents.status, chunkCount: documents.chunkCount, firstOrdinal: documents.firstOrdinal, metadata: documents.metadata })
+      .from(documents).where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
+    if (document === undefined) return 'gone'
+    const [job] = await tx.select({ leasedBy: ingestJobs.leasedBy }).from(ingestJobs)
+      .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId))).for('update')
+    if (job?.leasedBy !== workerId) return 'gone'
+    if (document.status === 'ready' && document.firstOrdinal === null) await indexDocument(tx, orgId, documentId, document.chunkCount, document.metadata)
     await tx.delete(ingestJobs).where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId)))
     return 'done'
   })

@@ -11,6 +11,7 @@ import { metadataArbitrary, rawFilter } from '../../helpers/filter-arbitraries.j
 import { matchesFilter } from '../../helpers/filter-reference.js'
 import { NOT_FOUND_ANSWER } from '../../../src/answer/answer-types.js'
 import { parseFilter } from '../../../src/retrieval/filters.js'
+import { indexDocument } from '../../../src/repositories/search-index.repo.js'
 import type { CitationType } from '../../../src/schemas/query.js'
 
 type CitationBody = CitationType
@@ -229,13 +230,14 @@ t.test('query endpoints', async (t) => {
     t.same((await search(t, org, { query: 'pelican' })).json().results, [])
     t.equal((await search(t, org, { query: 'ferry' })).json().results[0]?.document_id, kept)
 
-    // Chunks written behind the API's back for documents that are not ready: the status check alone keeps them out.
+    // Documents indexed behind the API's back while not ready: the status check alone keeps them out.
     for (const status of ['processing', 'failed'] as const) {
       const word = status === 'processing' ? 'cormorant' : 'kittiwake'
       const id = crypto.randomUUID()
       const text = `The ${word} roosts on the harbour wall.`
-      await queryInOrg(database, org.orgId, sql`insert into documents (id, org_id, source_type, status, chunk_size, chunk_overlap, metadata) values (${id}, ${org.orgId}, 'text', ${status}, 512, 64, '{}')`)
+      await queryInOrg(database, org.orgId, sql`insert into documents (id, org_id, source_type, status, chunk_size, chunk_overlap, chunk_count, metadata) values (${id}, ${org.orgId}, 'text', ${status}, 512, 64, 1, '{}')`)
       await queryInOrg(database, org.orgId, sql`insert into chunks (org_id, document_id, chunk_index, text, token_count, start_offset, end_offset) values (${org.orgId}, ${id}, 0, ${text}, 10, 0, ${text.length})`)
+      await indexDocument(database.db, org.orgId, id, 1, {})
       t.same((await search(t, org, { query: word })).json().results, [], `a ${status} document is not searched`)
       t.same((await query(t, org, { question: `Where does the ${word} roost?` })).json<QueryBody>().citations, [], `a ${status} document is not cited`)
       await queryInOrg(database, org.orgId, sql`update documents set status = 'ready' where id = ${id}`)
