@@ -11,6 +11,8 @@ import { encodeDocuments, type StoredDocuments } from './segment-documents.js'
 
 /** Lexemes read per statement: bounded memory even for a merge of a million chunks. */
 const LEXEMES_PER_PAGE = 2000
+/** A merge gives the event loop back at least this often. */
+const YIELD_EVERY_MS = 10
 
 export interface MergeResult {
   /** Segments merged (1: a segment rewritten without its deleted documents). */
@@ -115,22 +117,26 @@ export async function mergeNext (db: Db, orgId: OrgId, checked: ReadonlyMap<numb
       if (page.length === 0) break
       const terms: SegmentTerm[] = []
       let lexemeRows: TermRow[] = []
-      const flushLexeme = (): void => {
+      let busySince = performance.now()
+      const flushLexeme = async (): Promise<void> => {
         const lexeme = lexemeRows[0]?.lexeme
         if (lexeme === undefined) return
         const combined = combineLists(lexemeRows.map((row) => ({ base: baseOf.get(row.segmentId) as number, postings: decodePostings(row.postings) })), isDeleted, base)
         if (combined.count > 0) terms.push({ lexeme, df: combined.count, postings: encodePostings(combined.postings, combined.count) })
         lexemeRows = []
+        // Decoding and encoding are CPU work on the event loop the API serves from: let requests through every few ms.
+        if (performance.now() - busySince > YIELD_EVERY_MS) {
+          await yieldToEventLoop()
+          busySince = performance.now()
+        }
       }
       for (const row of page) {
-        if (lexemeRows.length > 0 && lexemeRows[0]?.lexeme !== row.lexeme) flushLexeme()
+        if (lexemeRows.length > 0 && lexemeRows[0]?.lexeme !== row.lexeme) await flushLexeme()
         lexemeRows.push(row)
       }
-      flushLexeme()
+      await flushLexeme()
       after = page[page.length - 1]?.lexeme
       await insertSegmentTerms(tx, orgId, segmentId, terms)
-      // Decoding and encoding are CPU work: let requests through between pages.
-      await yieldToEventLoop()
     }
     await removeMerged(tx, orgId, chosen, expunged)
     return { segments: chosen.length, segmentId, chunks: chunkCount, expunged: expunged.length, ms: performance.now() - started }

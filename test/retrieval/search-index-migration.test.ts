@@ -14,6 +14,12 @@ import postgres from 'postgres'
 import { migrationsFolder } from '../../src/db/client.js'
 import { rowsOf } from '../../src/db/rows.js'
 import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/template.js'
+import { expectedPostings, indexedPostings, postingKey } from '../helpers/search-index-contents.js'
+import type { Database, Db } from '../../src/db/client.js'
+import { asOrgId } from '../../src/org-id.js'
+import { claimNextJob, finishIndexJob, loadPayload } from '../../src/repositories/ingest-jobs.repo.js'
+import { EMPTY_FILTER, parseFilter } from '../../src/retrieval/filters.js'
+import { searchChunks } from '../../src/search-index/search-chunks.js'
 
 // An existing deployment upgrades with chunks already stored: the migrations
 // that added the postings index (0003) and changed its analysis (0008) indexed
@@ -21,6 +27,7 @@ import { adminConnection, testDatabaseUrl, urlForDatabase } from '../helpers/tem
 // segments, queues the ready documents for the worker to index.
 
 interface Migratable {
+  db: PgDatabase<PgQueryResultHKT>
   execute: (query: SQL) => Promise<unknown>
   /** Runs `query` in a transaction scoped to `orgId`, as row-level security (0007 on) requires of the owner too. */
   executeInOrg: (orgId: string, query: SQL) => Promise<unknown>
@@ -43,6 +50,7 @@ function folderUpTo (lastTag: string): string {
 
 function migratable (db: PgDatabase<PgQueryResultHKT>, migrateTo: Migratable['migrateTo']): Migratable {
   return {
+    db,
     execute: async (query) => await db.execute(query),
     executeInOrg: async (orgId, query) => await db.transaction(async (tx) => {
       await tx.execute(sql`select set_config('app.org_id', ${orgId}, true)`)
@@ -169,4 +177,50 @@ t.test('upgrading re-indexes the CJK chunks already stored as bigrams, leaves th
   await inOrg(sql`delete from documents where id = ${document?.id}`)
   t.same(await postingsOf(), [], 'deleting the document removes every posting, re-indexed or not')
   t.same(await statsOf(), { chunks: 0, length: 0 }, 'and the statistics return to zero')
+})
+
+t.test('upgrading to index segments queues the ready documents, and the worker\'s job indexes their stored chunks', async (t) => {
+  // On PostgreSQL the owner is no superuser: the backfill must see rows that row-level security hides from it.
+  const database = await openEmptyDatabase({ owner: true })
+  await database.migrateTo(folderUpTo('0008_search_cjk_bigrams'))
+  const org = randomUUID()
+  const inOrg = async (query: SQL): Promise<Array<Record<string, unknown>>> => rowsOf<Record<string, unknown>>(await database.executeInOrg(org, query))
+  await inOrg(sql`insert into orgs (id, name) values (${org}, 'before the segments')`)
+  const [ready] = await inOrg(sql`
+    insert into documents (org_id, source_type, chunk_size, chunk_overlap, status, chunk_count, metadata)
+    values (${org}, 'text', 512, 64, 'ready', 2, '{"team":"ops"}') returning id`)
+  const [failed] = await inOrg(sql`
+    insert into documents (org_id, source_type, chunk_size, chunk_overlap, status) values (${org}, 'text', 512, 64, 'failed') returning id`)
+  await inOrg(sql`
+    insert into chunks (org_id, document_id, chunk_index, text, token_count, start_offset, end_offset)
+    values (${org}, ${ready?.id}, 0, 'The cat sat on the cat''s mat.', 9, 0, 29), (${org}, ${ready?.id}, 1, '東京都の猫', 4, 30, 35)`)
+
+  await database.migrateTo(migrationsFolder)
+  const [gone] = rowsOf<{ postings: string | null }>(await database.execute(sql`select to_regclass('postings')::text as postings`))
+  t.equal(gone?.postings, null, 'the postings table is gone')
+  const jobs = await inOrg(sql`select document_id, attempts from ingest_jobs order by document_id`)
+  t.same(jobs.map((job) => job.document_id), [ready?.id], 'one job, for the ready document only')
+  const [stats] = await inOrg(sql`select sum(chunk_count) as chunks from org_chunk_stats where org_id = ${org}`)
+  t.equal(Number(stats?.chunks), 2, 'the statistics are kept')
+  const [forced] = rowsOf<{ forced: boolean }>(await database.execute(sql`
+    select bool_and(relforcerowsecurity) as forced from pg_class
+    where relname in ('documents', 'ingest_jobs', 'index_segments', 'index_terms', 'index_deletions', 'index_deleted_terms', 'org_ordinals') and relkind = 'r'`))
+  t.equal(forced?.forced, true, 'row-level security is forced on the tables the backfill read and on the new ones')
+
+  // The worker's path for such a job: claim it, see the document is ready, index its stored chunks.
+  const db = database.db as unknown as Db
+  const claimed = await claimNextJob(db, 'upgrade-worker', 60_000)
+  t.equal(claimed?.documentId, ready?.id, 'the job is claimed like any other')
+  t.equal((await loadPayload(db, asOrgId(org), ready?.id as string))?.status, 'ready', 'its document is ready')
+  t.equal(await finishIndexJob(db, asOrgId(org), ready?.id as string, 'upgrade-worker'), 'done')
+  t.same(await inOrg(sql`select count(*)::int as jobs from ingest_jobs`), [{ jobs: 0 }], 'the queue is empty')
+  const asDatabase = { db, kind: testDatabaseUrl === undefined ? 'pglite' : 'postgres' } as unknown as Database
+  const indexed = await indexedPostings(asDatabase, asOrgId(org))
+  const expected = await expectedPostings(asDatabase, asOrgId(org))
+  t.same(indexed.postings.map(postingKey).sort(), expected.map(postingKey).sort(), 'the index holds exactly the stored chunks\' postings, CJK bigrams included')
+  t.ok(expected.some((posting) => posting.lexeme === '東京'), 'the CJK chunk is indexed as bigrams')
+  const hits = await searchChunks(db, asOrgId(org), { query: 'cats on mats', filter: parseFilter({ team: 'ops' }), topK: 5 })
+  t.same(hits.map((hit) => [hit.documentId, hit.chunkIndex]), [[ready?.id, 0]], 'and it is found, filters included')
+  t.same(await searchChunks(db, asOrgId(org), { query: 'cat', filter: EMPTY_FILTER, topK: 5 }).then((found) => found.map((hit) => hit.documentId)), [ready?.id], 'the failed document is nowhere')
+  t.not(failed?.id, undefined)
 })
