@@ -26,6 +26,7 @@ CREATE TABLE "index_segments" (
 	"chunk_count" integer NOT NULL,
 	"document_count" integer NOT NULL,
 	"documents" "bytea" NOT NULL,
+	"packed" "bytea",
 	CONSTRAINT "index_segments_org_id_segment_id_pk" PRIMARY KEY("org_id","segment_id")
 );
 --> statement-breakpoint
@@ -35,7 +36,7 @@ CREATE TABLE "index_terms" (
 	"segment_id" bigint NOT NULL,
 	"df" integer NOT NULL,
 	"postings" "bytea" NOT NULL,
-	CONSTRAINT "index_terms_org_id_lexeme_segment_id_pk" PRIMARY KEY("org_id","lexeme","segment_id")
+	CONSTRAINT "index_terms_org_id_segment_id_lexeme_pk" PRIMARY KEY("org_id","segment_id","lexeme")
 );
 --> statement-breakpoint
 CREATE TABLE "org_ordinals" (
@@ -59,6 +60,8 @@ ALTER TABLE "index_deleted_terms" ALTER COLUMN "lexeme" SET DATA TYPE text COLLA
 ALTER TABLE "index_terms" ALTER COLUMN "postings" SET STORAGE EXTERNAL;
 --> statement-breakpoint
 ALTER TABLE "index_segments" ALTER COLUMN "documents" SET STORAGE EXTERNAL;
+--> statement-breakpoint
+ALTER TABLE "index_segments" ALTER COLUMN "packed" SET STORAGE EXTERNAL;
 --> statement-breakpoint
 -- The chunk triggers now keep only the statistics (N and total length); the
 -- segments are written by the application in the transaction that writes the

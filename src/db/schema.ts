@@ -132,12 +132,17 @@ export const indexSegments = pgTable('index_segments', {
   chunkCount: integer('chunk_count').notNull(),
   documentCount: integer('document_count').notNull(),
   // JSON (segment-documents.ts): each document's first relative ordinal, chunk count, metadata.
-  documents: bytea('documents').notNull()
+  documents: bytea('documents').notNull(),
+  // A small segment's terms, all in this one value (segment-builder.ts packTerms),
+  // instead of index_terms rows: a document becomes one row, not one per lexeme.
+  packed: bytea('packed')
 }, (table) => [
   primaryKey({ columns: [table.orgId, table.segmentId] })
 ])
 
-// Lexeme first: a query reads its terms' rows of every segment from one index range per lexeme.
+// Segment first: one index serves a query (its lexemes in each live segment:
+// segment_id = any(…) and lexeme = any(…), one probe per pair), a merge (each
+// segment's rows in lexeme order) and a segment's deletion (the cascade).
 export const indexTerms = pgTable('index_terms', {
   orgId: uuid('org_id').notNull(),
   lexeme: text('lexeme').notNull(),
@@ -146,7 +151,7 @@ export const indexTerms = pgTable('index_terms', {
   // posting-codec.ts
   postings: bytea('postings').notNull()
 }, (table) => [
-  primaryKey({ columns: [table.orgId, table.lexeme, table.segmentId] }),
+  primaryKey({ columns: [table.orgId, table.segmentId, table.lexeme] }),
   foreignKey({ columns: [table.orgId, table.segmentId], foreignColumns: [indexSegments.orgId, indexSegments.segmentId] }).onDelete('cascade')
 ])
 

@@ -3,9 +3,10 @@ import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { rowsOf } from '../db/rows.js'
 import { inOrg } from '../db/org-scope.js'
-import { chunks, documentPayloads, documents, ingestJobs } from '../db/schema.js'
+import { documentPayloads, documents, ingestJobs } from '../db/schema.js'
 import { asOrgId, type OrgId } from '../org-id.js'
-import { indexDocument } from './search-index.repo.js'
+import { indexDocument, insertChunks } from './search-index.repo.js'
+import type { ChunkPosting } from '../search-index/segment-builder.js'
 
 export interface ClaimedJob {
   orgId: OrgId
@@ -34,7 +35,7 @@ export interface NewChunk {
   end: number
 }
 
-/** Rows per INSERT: large enough to amortise round trips, small enough for parameter limits. */
+/** Chunks per INSERT: large enough to amortise round trips, small enough to keep one statement's text bounded. */
 const CHUNK_INSERT_BATCH = 500
 
 /**
@@ -112,26 +113,24 @@ export async function finishJob (db: Db, orgId: OrgId, documentId: string, worke
       await tx.update(documents)
         .set({ status: 'failed', errorMessage: result.error, chunkCount: 0, updatedAt: sql`now()` })
         .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-    } else {
-      for (let offset = 0; offset < result.chunks.length; offset += CHUNK_INSERT_BATCH) {
-        await tx.insert(chunks).values(result.chunks.slice(offset, offset + CHUNK_INSERT_BATCH).map((chunk) => ({
-          orgId,
-          documentId,
-          chunkIndex: chunk.index,
-          text: chunk.text,
-          tokenCount: chunk.tokenCount,
-          startOffset: chunk.start,
-          endOffset: chunk.end
-        })))
-      }
-      await tx.update(documents)
-        .set({ status: 'ready', errorMessage: null, chunkCount: result.chunks.length, format: result.format, updatedAt: sql`now()` })
-        .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
-      // Searchable from this commit on: the document's segment is written with its chunks.
-      await indexDocument(tx, orgId, documentId, result.chunks.length, document.metadata)
     }
-    await tx.delete(documentPayloads).where(and(eq(documentPayloads.orgId, orgId), eq(documentPayloads.documentId, documentId)))
-    await tx.delete(ingestJobs).where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId)))
+    await tx.execute(sql`
+      with payload as (delete from ${documentPayloads} where org_id = ${orgId} and document_id = ${documentId})
+      delete from ${ingestJobs} where org_id = ${orgId} and document_id = ${documentId}`)
+    if ('error' in result) return 'done'
+    if (result.chunks.length === 0) {
+      await tx.update(documents)
+        .set({ status: 'ready', errorMessage: null, chunkCount: 0, format: result.format, updatedAt: sql`now()` })
+        .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
+      return 'done'
+    }
+    // Chunks, then the document ready and in the search index, searchable from this commit on. The index
+    // statement comes last: it takes the organisation's ordinal counter, whose row lock lasts until the commit.
+    const postings: ChunkPosting[] = []
+    for (let offset = 0; offset < result.chunks.length; offset += CHUNK_INSERT_BATCH) {
+      postings.push(...await insertChunks(tx, orgId, documentId, result.chunks.slice(offset, offset + CHUNK_INSERT_BATCH)))
+    }
+    await indexDocument(tx, orgId, documentId, result.chunks.length, document.metadata, { postings, markReady: { format: result.format } })
     return 'done'
   })
 }

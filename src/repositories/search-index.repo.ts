@@ -23,10 +23,22 @@ function json<T> (value: unknown): T {
 async function insertTerms (tx: Db, orgId: OrgId, segmentId: number, terms: readonly SegmentTerm[]): Promise<void> {
   let batch: SegmentTerm[] = []
   let batchBytes = 0
+  // Six parameters whatever the batch size: the lists travel as one value and are cut apart by the server.
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return
-    await tx.execute(sql`insert into index_terms (org_id, lexeme, segment_id, df, postings) values
-      ${sql.join(batch.map((term) => sql`(${orgId}, ${term.lexeme}, ${segmentId}, ${term.df}, ${bytesOf(term.postings)})`), sql`, `)}`)
+    const starts: number[] = []
+    const lengths: number[] = []
+    let at = 1
+    for (const term of batch) {
+      starts.push(at)
+      lengths.push(term.postings.byteLength)
+      at += term.postings.byteLength
+    }
+    const blob = Buffer.concat(batch.map((term) => bytesOf(term.postings)))
+    await tx.execute(sql`
+      insert into index_terms (org_id, lexeme, segment_id, df, postings)
+      select ${orgId}, t.lexeme, ${segmentId}, t.df, substring(${blob}::bytea from t.start::int4 for t.length::int4)
+      from unnest(${textArray(batch.map((term) => term.lexeme))}, ${int8Array(batch.map((term) => term.df))}, ${int8Array(starts)}, ${int8Array(lengths)}) as t(lexeme, df, start, length)`)
     batch = []
     batchBytes = 0
   }
@@ -41,8 +53,9 @@ async function insertTerms (tx: Db, orgId: OrgId, segmentId: number, terms: read
 /** Writes a segment and its term rows in the caller's organisation transaction; returns its ID. */
 export async function insertSegment (tx: Db, orgId: OrgId, segment: Omit<BuiltSegment, 'terms'>, baseOrdinal: number | null, terms: readonly SegmentTerm[] = []): Promise<number> {
   const [row] = rowsOf<{ segment_id: string | number }>(await tx.execute(sql`
-    insert into index_segments (org_id, level, base_ordinal, ordinal_span, chunk_count, document_count, documents)
-    values (${orgId}, ${segment.level}, ${baseOrdinal}, ${segment.ordinalSpan}, ${segment.chunkCount}, ${segment.documentCount}, ${bytesOf(segment.documents)})
+    insert into index_segments (org_id, level, base_ordinal, ordinal_span, chunk_count, document_count, documents, packed)
+    values (${orgId}, ${segment.level}, ${baseOrdinal}, ${segment.ordinalSpan}, ${segment.chunkCount}, ${segment.documentCount}, ${bytesOf(segment.documents)},
+            ${segment.packed === undefined ? null : bytesOf(segment.packed)})
     returning segment_id`))
   if (row === undefined) throw new Error('the segment insert returned no row')
   const segmentId = Number(row.segment_id)
@@ -54,37 +67,101 @@ export async function insertSegmentTerms (tx: Db, orgId: OrgId, segmentId: numbe
   await insertTerms(tx, orgId, segmentId, terms)
 }
 
+interface PostingRow {
+  chunk_index: number
+  lexeme: string
+  tf: number
+}
+
+function postingsOf (rows: readonly PostingRow[]): ChunkPosting[] {
+  return rows.map((row) => ({ chunkIndex: Number(row.chunk_index), lexeme: row.lexeme, tf: Number(row.tf) }))
+}
+
+export interface StoredChunk {
+  index: number
+  text: string
+  tokenCount: number
+  start: number
+  end: number
+}
+
+/**
+ * Inserts a document's chunks (one statement, whatever their number) and
+ * returns their postings as the database analyses them — what the triggers
+ * count in the statistics and what indexDocument writes — so no second
+ * statement reads them back.
+ */
+export async function insertChunks (db: Db, orgId: OrgId, documentId: string, chunks: readonly StoredChunk[]): Promise<ChunkPosting[]> {
+  if (chunks.length === 0) return []
+  return await inOrg(db, orgId, async (tx) => postingsOf(rowsOf<PostingRow>(await tx.execute(sql`
+    with inserted as (
+      insert into chunks (org_id, document_id, chunk_index, text, token_count, start_offset, end_offset)
+      select ${orgId}, ${documentId}, c.chunk_index, c.text, c.token_count, c.start_offset, c.end_offset
+      from unnest(${int8Array(chunks.map((chunk) => chunk.index))}, ${textArray(chunks.map((chunk) => chunk.text))}, ${int8Array(chunks.map((chunk) => chunk.tokenCount))},
+                  ${int8Array(chunks.map((chunk) => chunk.start))}, ${int8Array(chunks.map((chunk) => chunk.end))})
+        as c(chunk_index, text, token_count, start_offset, end_offset)
+      returning chunk_index, text, tsv
+    )
+    select i.chunk_index, t.lexeme, cardinality(t.positions) as tf
+    from inserted i
+    cross join lateral unnest(jack_indexed_vector(i.text, i.tsv)) as t`))))
+}
+
 /**
  * Indexes a document whose chunks are stored (the caller holds its row lock,
  * in the transaction that wrote them): its postings as the database analyses
- * them, as a segment of its own, then its chunk ordinals. The ordinals are
- * allocated last, so the organisation's counter row is locked only from that
- * statement to the commit and concurrent ingests in one organisation hardly
- * wait for each other. Returns the first ordinal (null for no chunks).
+ * them, as a segment of its own, with its chunk ordinals. The ordinals are
+ * allocated by the last statement, and finishJob indexes last, so the
+ * organisation's counter row is locked only from there to the commit and
+ * concurrent ingests in one organisation hardly wait for each other. Returns
+ * the first ordinal (null for no chunks).
  */
-export async function indexDocument (db: Db, orgId: OrgId, documentId: string, chunkCount: number, metadata: Record<string, string>): Promise<number | null> {
+export interface IndexOptions {
+  /** The chunks' postings, when the caller has them already (insertChunks returns them). */
+  postings?: ChunkPosting[]
+  /** Marks the document ready in the same statement (finishJob). */
+  markReady?: { format: string | null }
+}
+
+export async function indexDocument (db: Db, orgId: OrgId, documentId: string, chunkCount: number, metadata: Record<string, string>, options: IndexOptions = {}): Promise<number | null> {
   if (chunkCount === 0) return null
   return await inOrg(db, orgId, async (tx) => {
-    const postings = rowsOf<{ chunk_index: number, lexeme: string, tf: number }>(await tx.execute(sql`
+    const postings = options.postings ?? postingsOf(rowsOf<PostingRow>(await tx.execute(sql`
       select c.chunk_index, t.lexeme, cardinality(t.positions) as tf
       from chunks c
       cross join lateral unnest(jack_indexed_vector(c.text, c.tsv)) as t
-      where c.org_id = ${orgId} and c.document_id = ${documentId}`))
-    const segment = buildDocumentSegment(postings.map((row): ChunkPosting => ({ chunkIndex: Number(row.chunk_index), lexeme: row.lexeme, tf: Number(row.tf) })), chunkCount, metadata)
-    const segmentId = await insertSegment(tx, orgId, segment, null, segment.terms)
-    const [allocated] = rowsOf<{ first_ordinal: number }>(await tx.execute(sql`
-      with allocated as (
-        insert into org_ordinals (org_id, next_ordinal) values (${orgId}, ${chunkCount})
-        on conflict (org_id) do update set next_ordinal = org_ordinals.next_ordinal + excluded.next_ordinal
-        returning next_ordinal - ${chunkCount}::int4 as first_ordinal
-      ), segment as (
-        update index_segments s set base_ordinal = a.first_ordinal from allocated a
-        where s.org_id = ${orgId} and s.segment_id = ${segmentId}
-        returning s.segment_id
-      )
-      update documents d set first_ordinal = a.first_ordinal from allocated a
-      where d.org_id = ${orgId} and d.id = ${documentId}
-      returning d.first_ordinal`))
+      where c.org_id = ${orgId} and c.document_id = ${documentId}`)))
+    const segment = buildDocumentSegment(postings, chunkCount, metadata)
+    const allocate = sql`
+      insert into org_ordinals (org_id, next_ordinal) values (${orgId}, ${chunkCount})
+      on conflict (org_id) do update set next_ordinal = org_ordinals.next_ordinal + excluded.next_ordinal
+      returning next_ordinal - ${chunkCount}::int4 as first_ordinal`
+    const ready = options.markReady === undefined
+      ? sql``
+      : sql`, status = 'ready', error_message = null, chunk_count = ${chunkCount}, format = ${options.markReady.format}, updated_at = now()`
+    const setFirst = sql`update documents d set first_ordinal = a.first_ordinal ${ready} from allocated a where d.org_id = ${orgId} and d.id = ${documentId} returning d.first_ordinal`
+    let allocated: { first_ordinal: number } | undefined
+    if (segment.packed !== undefined) {
+      // The usual case, one statement: ordinals, the segment with its packed terms, the document's first ordinal.
+      [allocated] = rowsOf<{ first_ordinal: number }>(await tx.execute(sql`
+        with allocated as (${allocate}), segment as (
+          insert into index_segments (org_id, level, base_ordinal, ordinal_span, chunk_count, document_count, documents, packed)
+          select ${orgId}, ${segment.level}, a.first_ordinal, ${segment.ordinalSpan}, ${segment.chunkCount}, ${segment.documentCount}, ${bytesOf(segment.documents)}, ${bytesOf(segment.packed)}
+          from allocated a
+          returning segment_id
+        )
+        ${setFirst}`))
+    } else {
+      // Term rows need their segment first; its ordinals come last, to hold the counter's row lock briefly.
+      const segmentId = await insertSegment(tx, orgId, segment, null, segment.terms)
+      ;[allocated] = rowsOf<{ first_ordinal: number }>(await tx.execute(sql`
+        with allocated as (${allocate}), segment as (
+          update index_segments s set base_ordinal = a.first_ordinal from allocated a
+          where s.org_id = ${orgId} and s.segment_id = ${segmentId}
+          returning s.segment_id
+        )
+        ${setFirst}`))
+    }
     if (allocated === undefined) throw new Error('the document to index is gone')
     return Number(allocated.first_ordinal)
   })
@@ -120,6 +197,8 @@ export async function unindexDocument (db: Db, orgId: OrgId, documentId: string)
 export interface LiveSegment {
   id: number
   base: number
+  /** Its terms are packed in its own row, not in index_terms. */
+  packed: boolean
 }
 
 export interface SearchState {
@@ -146,7 +225,7 @@ export async function readSearchState (tx: Db, orgId: OrgId, question: string): 
            (select coalesce(sum(total_length), 0) from org_chunk_stats where org_id = ${orgId}) as total_length,
            (select coalesce(json_agg(lexeme order by lexeme), '[]') from q) as lexemes,
            (select next_ordinal from org_ordinals where org_id = ${orgId}) as ordinal_end,
-           (select coalesce(json_agg(json_build_array(s.segment_id, s.base_ordinal) order by s.segment_id), '[]')
+           (select coalesce(json_agg(json_build_array(s.segment_id, s.base_ordinal, s.packed is not null) order by s.segment_id), '[]')
             from index_segments s where s.org_id = ${orgId} and s.base_ordinal is not null) as segments,
            (select coalesce(json_agg(json_build_array(x.first_ordinal, x.chunk_count)), '[]') from index_deletions x where x.org_id = ${orgId}) as deletions,
            (select coalesce(json_agg(json_build_array(t.lexeme, t.chunks)), '[]')
@@ -158,7 +237,7 @@ export async function readSearchState (tx: Db, orgId: OrgId, question: string): 
     totalLength: Number(row.total_length),
     lexemes: json<string[]>(row.lexemes),
     ordinalEnd: Number(row.ordinal_end ?? 0),
-    segments: json<Array<[number, number]>>(row.segments).map(([id, base]) => ({ id: Number(id), base: Number(base) })),
+    segments: json<Array<[number, number, boolean]>>(row.segments).map(([id, base, packed]) => ({ id: Number(id), base: Number(base), packed: packed === true })),
     deletions: json<Array<[number, number]>>(row.deletions).map(([first, count]) => [Number(first), Number(count)]),
     deletedChunks: new Map(json<Array<[string, number]>>(row.deleted_chunks).map(([lexeme, chunks]) => [lexeme, Number(chunks)]))
   }
@@ -177,6 +256,14 @@ export async function readTermRows (tx: Db, orgId: OrgId, lexemes: readonly stri
     select segment_id, lexeme, postings from index_terms
     where org_id = ${orgId} and lexeme = any(${textArray(lexemes)}) and segment_id = any(${int8Array(segmentIds)})`))
   return rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: new Uint8Array(row.postings.buffer, row.postings.byteOffset, row.postings.byteLength) }))
+}
+
+/** The packed terms of these segments (segment-builder.ts). */
+export async function readPackedTerms (tx: Db, orgId: OrgId, segmentIds: readonly number[]): Promise<Array<{ segmentId: number, packed: Uint8Array }>> {
+  if (segmentIds.length === 0) return []
+  const rows = rowsOf<{ segment_id: string | number, packed: Uint8Array | null }>(await tx.execute(sql`
+    select segment_id, packed from index_segments where org_id = ${orgId} and segment_id = any(${int8Array(segmentIds)}) and packed is not null`))
+  return rows.map((row) => ({ segmentId: Number(row.segment_id), packed: new Uint8Array((row.packed as Uint8Array).buffer, (row.packed as Uint8Array).byteOffset, (row.packed as Uint8Array).byteLength) }))
 }
 
 /** The stored documents of these segments (segment-documents.ts). */
@@ -244,6 +331,7 @@ export async function readHits (tx: Db, orgId: OrgId, ordinals: readonly number[
 export interface SegmentSummary {
   id: number
   level: number
+  packed: boolean
   base: number
   ordinalSpan: number
   chunkCount: number
@@ -251,65 +339,73 @@ export interface SegmentSummary {
   deletedChunks: number
 }
 
-export async function listSegments (tx: Db, orgId: OrgId): Promise<SegmentSummary[]> {
-  const rows = rowsOf<{ segment_id: string | number, level: number, base_ordinal: number, ordinal_span: number, chunk_count: number, deleted_chunks: string | number | null }>(await tx.execute(sql`
-    select s.segment_id, s.level, s.base_ordinal, s.ordinal_span, s.chunk_count,
-           (select sum(x.chunk_count) from index_deletions x
-            where x.org_id = ${orgId} and x.first_ordinal >= s.base_ordinal and x.first_ordinal < s.base_ordinal + s.ordinal_span) as deleted_chunks
-    from index_segments s
-    where s.org_id = ${orgId} and s.base_ordinal is not null
-    order by s.segment_id`))
-  return rows.map((row) => ({
-    id: Number(row.segment_id),
-    level: Number(row.level),
-    base: Number(row.base_ordinal),
-    ordinalSpan: Number(row.ordinal_span),
-    chunkCount: Number(row.chunk_count),
-    deletedChunks: Number(row.deleted_chunks ?? 0)
+/**
+ * The organisation's live segments, if this transaction gets its merge lock
+ * (one merge at a time per organisation, across every process); undefined
+ * when another transaction holds it. One statement.
+ */
+export async function lockAndListSegments (tx: Db, orgId: OrgId): Promise<SegmentSummary[] | undefined> {
+  const [row] = rowsOf<{ locked: boolean, segments: unknown }>(await tx.execute(sql`
+    with lock as (select pg_try_advisory_xact_lock(hashtextextended('jack.index-merge.' || ${orgId}::text, 0)) as locked)
+    select l.locked,
+           (select coalesce(json_agg(json_build_array(s.segment_id, s.level, s.packed is not null, s.base_ordinal, s.ordinal_span, s.chunk_count,
+              (select coalesce(sum(x.chunk_count), 0) from index_deletions x
+               where x.org_id = ${orgId} and x.first_ordinal >= s.base_ordinal and x.first_ordinal < s.base_ordinal + s.ordinal_span)) order by s.segment_id), '[]')
+            from index_segments s where l.locked and s.org_id = ${orgId} and s.base_ordinal is not null) as segments
+    from lock l`))
+  if (row?.locked !== true) return undefined
+  return json<Array<[number, number, boolean, number, number, number, number]>>(row.segments).map(([id, level, packed, base, ordinalSpan, chunkCount, deletedChunks]) => ({
+    id: Number(id), level: Number(level), packed: packed === true, base: Number(base), ordinalSpan: Number(ordinalSpan), chunkCount: Number(chunkCount), deletedChunks: Number(deletedChunks)
   }))
 }
 
-/** Whether this transaction may merge the organisation's segments: one merge at a time per organisation, across every process. */
-export async function tryLockMerges (tx: Db, orgId: OrgId): Promise<boolean> {
-  const [row] = rowsOf<{ locked: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(hashtextextended('jack.index-merge.' || ${orgId}::text, 0)) as locked`))
-  return row?.locked === true
+export interface SegmentContents {
+  segmentId: number
+  documents: Uint8Array
+  packed: Uint8Array | undefined
 }
 
-/** The deletions among these first ordinals. */
-export async function readDeletions (tx: Db, orgId: OrgId, firstOrdinals: readonly number[]): Promise<number[]> {
-  if (firstOrdinals.length === 0) return []
-  const rows = rowsOf<{ first_ordinal: number }>(await tx.execute(sql`
-    select first_ordinal from index_deletions where org_id = ${orgId} and first_ordinal = any(${int8Array(firstOrdinals)})`))
-  return rows.map((row) => Number(row.first_ordinal))
-}
-
-/** A page of the segments' term rows in lexeme order, after `afterLexeme`, at least `minimumRows` rows and whole lexemes. */
-export async function readTermPage (tx: Db, orgId: OrgId, segmentIds: readonly number[], afterLexeme: string | undefined, lexemeLimit: number): Promise<TermRow[]> {
-  const rows = rowsOf<{ segment_id: string | number, lexeme: string, postings: Uint8Array }>(await tx.execute(sql`
-    with page as (
-      select distinct t.lexeme from index_terms t
-      where t.org_id = ${orgId} and t.segment_id = any(${int8Array(segmentIds)}) ${afterLexeme === undefined ? sql`` : sql`and t.lexeme > ${afterLexeme}::text collate "C"`}
-      order by t.lexeme
-      limit ${lexemeLimit}
-    )
-    select t.segment_id, t.lexeme, t.postings from index_terms t
-    where t.org_id = ${orgId} and t.lexeme in (select lexeme from page) and t.segment_id = any(${int8Array(segmentIds)})
-    order by t.lexeme, t.segment_id`))
-  return rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: new Uint8Array(row.postings.buffer, row.postings.byteOffset, row.postings.byteLength) }))
-}
-
-/** Sets a merged segment's counts and documents once all its terms are written. */
-export async function completeSegment (tx: Db, orgId: OrgId, segmentId: number, segment: Omit<BuiltSegment, 'terms'>): Promise<void> {
-  await tx.execute(sql`
-    update index_segments set level = ${segment.level}, ordinal_span = ${segment.ordinalSpan}, chunk_count = ${segment.chunkCount},
-      document_count = ${segment.documentCount}, documents = ${bytesOf(segment.documents)}
-    where org_id = ${orgId} and segment_id = ${segmentId}`)
-}
-
-/** Removes merged segments (their terms cascade) and the deletions the merge dropped (their term counts cascade). */
-export async function removeMerged (tx: Db, orgId: OrgId, segmentIds: readonly number[], expungedFirstOrdinals: readonly number[]): Promise<void> {
-  await tx.execute(sql`delete from index_segments where org_id = ${orgId} and segment_id = any(${int8Array(segmentIds)})`)
-  if (expungedFirstOrdinals.length > 0) {
-    await tx.execute(sql`delete from index_deletions where org_id = ${orgId} and first_ordinal = any(${int8Array(expungedFirstOrdinals)})`)
+/** Segments' documents and packed terms, and the first ordinals of the deletions within [low, high). One statement. */
+export async function readSegmentsToMerge (tx: Db, orgId: OrgId, segmentIds: readonly number[], low: number, high: number): Promise<{ segments: SegmentContents[], deletedFirsts: number[] }> {
+  const rows = rowsOf<{ segment_id: string | number, documents: Uint8Array, packed: Uint8Array | null, deletions: unknown }>(await tx.execute(sql`
+    select s.segment_id, s.documents, s.packed,
+           (select coalesce(json_agg(x.first_ordinal), '[]') from index_deletions x
+            where x.org_id = ${orgId} and x.first_ordinal >= ${low} and x.first_ordinal < ${high}) as deletions
+    from index_segments s where s.org_id = ${orgId} and s.segment_id = any(${int8Array(segmentIds)})`))
+  const view = (value: Uint8Array): Uint8Array => new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  return {
+    segments: rows.map((row) => ({ segmentId: Number(row.segment_id), documents: view(row.documents), packed: row.packed === null ? undefined : view(row.packed) })),
+    deletedFirsts: rows.length === 0 ? [] : json<number[]>(rows[0]?.deletions).map(Number)
   }
+}
+
+/**
+ * A page of the segments' term rows in lexeme order, after `afterLexeme`:
+ * whole lexemes, up to the `lexemeLimit`-th lexeme of `boundSegment` (the
+ * largest), so every page is one range of the (org_id, segment_id, lexeme)
+ * index per segment and memory stays bounded however large the merge.
+ */
+export async function readTermPage (tx: Db, orgId: OrgId, segmentIds: readonly number[], boundSegment: number, afterLexeme: string | undefined, lexemeLimit: number): Promise<{ rows: TermRow[], upTo: string | undefined }> {
+  const after = afterLexeme === undefined ? sql`` : sql`and t.lexeme > ${afterLexeme}::text collate "C"`
+  const [bound] = rowsOf<{ lexeme: string }>(await tx.execute(sql`
+    select t.lexeme from index_terms t
+    where t.org_id = ${orgId} and t.segment_id = ${boundSegment} ${after}
+    order by t.lexeme
+    offset ${lexemeLimit - 1} limit 1`))
+  const upTo = bound === undefined ? sql`` : sql`and t.lexeme <= ${bound.lexeme}::text collate "C"`
+  const rows = rowsOf<{ segment_id: string | number, lexeme: string, postings: Uint8Array }>(await tx.execute(sql`
+    select t.segment_id, t.lexeme, t.postings from index_terms t
+    where t.org_id = ${orgId} and t.segment_id = any(${int8Array(segmentIds)}) ${after} ${upTo}
+    order by t.lexeme, t.segment_id`))
+  return {
+    rows: rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: new Uint8Array(row.postings.buffer, row.postings.byteOffset, row.postings.byteLength) })),
+    upTo: bound?.lexeme
+  }
+}
+
+/** Removes merged segments (their terms cascade) and the deletions the merge dropped (their term counts cascade), in one statement. */
+export async function removeMerged (tx: Db, orgId: OrgId, segmentIds: readonly number[], expungedFirstOrdinals: readonly number[]): Promise<void> {
+  await tx.execute(sql`
+    with segments as (delete from index_segments where org_id = ${orgId} and segment_id = any(${int8Array(segmentIds)}))
+    delete from index_deletions where org_id = ${orgId} and first_ordinal = any(${int8Array(expungedFirstOrdinals)})`)
 }

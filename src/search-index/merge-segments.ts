@@ -3,11 +3,11 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Db } from '../db/client.js'
 import { inOrg } from '../db/org-scope.js'
 import type { OrgId } from '../org-id.js'
-import { insertSegment, insertSegmentTerms, listSegments, readDeletions, readSegmentDocuments, readTermPage, removeMerged, tryLockMerges, type TermRow } from '../repositories/search-index.repo.js'
+import { insertSegment, insertSegmentTerms, lockAndListSegments, readSegmentsToMerge, readTermPage, removeMerged, type SegmentSummary, type TermRow } from '../repositories/search-index.repo.js'
 import { chooseMerge, DELETED_SHARE } from './merge-policy.js'
 import { decodePostings, encodePostings, type PostingArrays } from './posting-codec.js'
-import { levelOf, type SegmentTerm } from './segment-builder.js'
-import { encodeDocuments, type StoredDocuments } from './segment-documents.js'
+import { isPacked, levelOf, packTerms, unpackTerms, type BuiltSegment, type SegmentTerm } from './segment-builder.js'
+import { compareCodePoints, encodeDocuments, type StoredDocuments } from './segment-documents.js'
 
 /** Lexemes read per statement: bounded memory even for a merge of a million chunks. */
 const LEXEMES_PER_PAGE = 2000
@@ -73,19 +73,24 @@ export function combineLists (parts: ReadonlyArray<{ base: number, postings: Pos
 export async function mergeNext (db: Db, orgId: OrgId, checked: ReadonlyMap<number, number> = new Map()): Promise<MergeResult | undefined> {
   const started = performance.now()
   return await inOrg(db, orgId, async (tx) => {
-    if (!await tryLockMerges(tx, orgId)) return undefined
-    const segments = await listSegments(tx, orgId)
+    const segments = await lockAndListSegments(tx, orgId)
+    if (segments === undefined) return undefined
     const chosen = chooseMerge(segments, checked)
     if (chosen === undefined) return undefined
     const chosenSegments = segments.filter((segment) => chosen.includes(segment.id))
     const baseOf = new Map(chosenSegments.map((segment) => [segment.id, segment.base]))
+    const low = Math.min(...chosenSegments.map((segment) => segment.base))
+    const high = Math.max(...chosenSegments.map((segment) => segment.base + segment.ordinalSpan))
+    const contents = await readSegmentsToMerge(tx, orgId, chosen, low, high)
     const documents: MergedDocument[] = []
-    for (const row of await readSegmentDocuments(tx, orgId, chosen)) {
+    for (const row of contents.segments) {
       const base = baseOf.get(row.segmentId) as number
       const stored = JSON.parse(Buffer.from(row.documents.buffer, row.documents.byteOffset, row.documents.byteLength).toString('utf8')) as StoredDocuments
       for (const [i, first] of stored.f.entries()) documents.push({ first: base + first, count: stored.n[i] as number, metadata: stored.m[i] as Record<string, string> })
     }
-    const deletedFirsts = new Set(await readDeletions(tx, orgId, documents.map((document) => document.first)))
+    // Deletions in the range may belong to other segments whose ranges interleave: only these documents' count.
+    const firsts = new Set(documents.map((document) => document.first))
+    const deletedFirsts = new Set(contents.deletedFirsts.filter((first) => firsts.has(first)))
     const [only] = chosenSegments
     if (chosenSegments.length === 1 && only !== undefined) {
       const deletedChunks = documents.filter((document) => deletedFirsts.has(document.first)).reduce((sum, document) => sum + document.count, 0)
@@ -94,8 +99,6 @@ export async function mergeNext (db: Db, orgId: OrgId, checked: ReadonlyMap<numb
       }
     }
     const kept = documents.filter((document) => !deletedFirsts.has(document.first)).sort((a, b) => a.first - b.first)
-    const low = Math.min(...chosenSegments.map((segment) => segment.base))
-    const high = Math.max(...chosenSegments.map((segment) => segment.base + segment.ordinalSpan))
     const deletedOrdinals = new Uint8Array(Math.max(0, high - low))
     for (const document of documents) if (deletedFirsts.has(document.first)) deletedOrdinals.fill(1, document.first - low, document.first - low + document.count)
     const isDeleted = (ordinal: number): boolean => deletedOrdinals[ordinal - low] === 1
@@ -109,36 +112,59 @@ export async function mergeNext (db: Db, orgId: OrgId, checked: ReadonlyMap<numb
     const base = first.first
     const chunkCount = kept.reduce((sum, document) => sum + document.count, 0)
     const stored: StoredDocuments = { f: kept.map((document) => document.first - base), n: kept.map((document) => document.count), m: kept.map((document) => document.metadata) }
-    const segment = { level: levelOf(chunkCount), ordinalSpan: last.first + last.count - base, chunkCount, documentCount: kept.length, documents: encodeDocuments(stored) }
-    const segmentId = await insertSegment(tx, orgId, segment, base)
+    const packedOutput = isPacked(chunkCount)
+    const segment: Omit<BuiltSegment, 'terms'> = { level: levelOf(chunkCount), packed: undefined, ordinalSpan: last.first + last.count - base, chunkCount, documentCount: kept.length, documents: encodeDocuments(stored) }
+    // Packed segments are read whole (they are small); the others page by page.
+    const packedParts = new Map<string, TermRow[]>()
+    for (const row of contents.segments) {
+      if (row.packed === undefined) continue
+      for (const term of unpackTerms(row.packed)) {
+        const parts = packedParts.get(term.lexeme)
+        const part = { segmentId: row.segmentId, lexeme: term.lexeme, postings: term.postings }
+        if (parts === undefined) packedParts.set(term.lexeme, [part])
+        else parts.push(part)
+      }
+    }
+    const packedLexemes = [...packedParts.keys()].sort(compareCodePoints)
+    let packedAt = 0
+    const rowSegments = chosenSegments.filter((candidate) => !candidate.packed)
+    const largest = rowSegments.reduce<SegmentSummary | undefined>((a, b) => (a === undefined || b.chunkCount > a.chunkCount ? b : a), undefined)
+    const outputTerms: SegmentTerm[] = []
+    const segmentId = packedOutput ? undefined : await insertSegment(tx, orgId, segment, base)
     let after: string | undefined
+    let busySince = performance.now()
     for (;;) {
-      const page = await readTermPage(tx, orgId, chosen, after, LEXEMES_PER_PAGE)
-      if (page.length === 0) break
+      const page = largest === undefined ? { rows: [], upTo: undefined } : await readTermPage(tx, orgId, rowSegments.map((candidate) => candidate.id), largest.id, after, LEXEMES_PER_PAGE)
+      // This page's lexemes from both kinds of segment, in "C" order.
+      const byLexeme = new Map<string, TermRow[]>()
+      for (const row of page.rows) {
+        const parts = byLexeme.get(row.lexeme)
+        if (parts === undefined) byLexeme.set(row.lexeme, [row])
+        else parts.push(row)
+      }
+      while (packedAt < packedLexemes.length && (page.upTo === undefined || compareCodePoints(packedLexemes[packedAt] as string, page.upTo) <= 0)) {
+        const lexeme = packedLexemes[packedAt++] as string
+        byLexeme.set(lexeme, [...(byLexeme.get(lexeme) ?? []), ...(packedParts.get(lexeme) ?? [])])
+      }
+      if (byLexeme.size === 0) break
       const terms: SegmentTerm[] = []
-      let lexemeRows: TermRow[] = []
-      let busySince = performance.now()
-      const flushLexeme = async (): Promise<void> => {
-        const lexeme = lexemeRows[0]?.lexeme
-        if (lexeme === undefined) return
-        const combined = combineLists(lexemeRows.map((row) => ({ base: baseOf.get(row.segmentId) as number, postings: decodePostings(row.postings) })), isDeleted, base)
+      for (const lexeme of [...byLexeme.keys()].sort(compareCodePoints)) {
+        const parts = byLexeme.get(lexeme) as TermRow[]
+        const combined = combineLists(parts.map((part) => ({ base: baseOf.get(part.segmentId) as number, postings: decodePostings(part.postings) })), isDeleted, base)
         if (combined.count > 0) terms.push({ lexeme, df: combined.count, postings: encodePostings(combined.postings, combined.count) })
-        lexemeRows = []
         // Decoding and encoding are CPU work on the event loop the API serves from: let requests through every few ms.
         if (performance.now() - busySince > YIELD_EVERY_MS) {
           await yieldToEventLoop()
           busySince = performance.now()
         }
       }
-      for (const row of page) {
-        if (lexemeRows.length > 0 && lexemeRows[0]?.lexeme !== row.lexeme) await flushLexeme()
-        lexemeRows.push(row)
-      }
-      await flushLexeme()
-      after = page[page.length - 1]?.lexeme
-      await insertSegmentTerms(tx, orgId, segmentId, terms)
+      if (segmentId === undefined) outputTerms.push(...terms)
+      else await insertSegmentTerms(tx, orgId, segmentId, terms)
+      if (page.upTo === undefined) break
+      after = page.upTo
     }
+    const writtenId = segmentId ?? await insertSegment(tx, orgId, { ...segment, packed: packTerms(outputTerms) }, base)
     await removeMerged(tx, orgId, chosen, expunged)
-    return { segments: chosen.length, segmentId, chunks: chunkCount, expunged: expunged.length, ms: performance.now() - started }
+    return { segments: chosen.length, segmentId: writtenId, chunks: chunkCount, expunged: expunged.length, ms: performance.now() - started }
   })
 }

@@ -21,11 +21,12 @@
 import type { Db } from '../db/client.js'
 import { inOrg } from '../db/org-scope.js'
 import type { OrgId } from '../org-id.js'
-import { readHits, readSearchState, readSegmentDocuments, readTermRows, type SearchState } from '../repositories/search-index.repo.js'
+import { readHits, readPackedTerms, readSearchState, readSegmentDocuments, readTermRows, type SearchState } from '../repositories/search-index.repo.js'
 import { BM25_DEFAULTS, checkBm25Parameters, termWeight, type TermWeight } from '../retrieval/bm25.js'
 import type { Filter } from '../retrieval/filters.js'
 import { blockMaxWand, TermCursor, type Eligibility, type PostingList, type WandCounters } from './block-max-wand.js'
 import { readSkipTable } from './posting-codec.js'
+import { unpackTerms } from './segment-builder.js'
 import { SegmentCache } from './segment-cache.js'
 import { SegmentDocuments } from './segment-documents.js'
 import { TopK, type RankedOrdinal } from './top-k.js'
@@ -88,11 +89,21 @@ function isEmptyFilter (filter: Filter): boolean {
   return filter.all.length === 0 && filter.anyOf.length === 0
 }
 
+/** A packed segment's lists by lexeme, as cached: all its terms, read at once. */
+type PackedLists = Map<string, PostingList>
+
 async function postingLists (tx: Db, orgId: OrgId, state: SearchState, cache: SegmentCache): Promise<Map<number, Map<string, PostingList>>> {
   const lists = new Map<number, Map<string, PostingList>>()
   const missingSegments = new Set<number>()
   const missingLexemes = new Set<string>()
+  const missingPacked: number[] = []
   for (const segment of state.segments) {
+    if (segment.packed) {
+      const packed = cache.get<PackedLists>(`p\u0000${orgId}\u0000${segment.id}`)
+      if (packed === undefined) missingPacked.push(segment.id)
+      else lists.set(segment.id, packed)
+      continue
+    }
     const bySegment = new Map<string, PostingList>()
     lists.set(segment.id, bySegment)
     for (const lexeme of state.lexemes) {
@@ -104,6 +115,13 @@ async function postingLists (tx: Db, orgId: OrgId, state: SearchState, cache: Se
         bySegment.set(lexeme, cached)
       }
     }
+  }
+  for (const row of await readPackedTerms(tx, orgId, missingPacked)) {
+    const packed: PackedLists = new Map()
+    for (const term of unpackTerms(row.packed)) packed.set(term.lexeme, { bytes: term.postings, skips: readSkipTable(term.postings) })
+    lists.set(row.segmentId, packed)
+    // Skip tables and map entries on top of the bytes.
+    cache.set(`p\u0000${orgId}\u0000${row.segmentId}`, packed, 96 + row.packed.byteLength * 2 + packed.size * 160)
   }
   if (missingSegments.size === 0) return lists
   const found = new Set<string>()

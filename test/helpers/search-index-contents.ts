@@ -5,6 +5,7 @@ import type { OrgId } from '../../src/org-id.js'
 import { contribution, termWeight } from '../../src/retrieval/bm25.js'
 import type { Filter } from '../../src/retrieval/filters.js'
 import { decodePostings } from '../../src/search-index/posting-codec.js'
+import { unpackTerms } from '../../src/search-index/segment-builder.js'
 import { queryInOrg } from './org-sql.js'
 import { matchesFilter } from './filter-reference.js'
 
@@ -33,6 +34,12 @@ export async function indexedPostings (database: Database, orgId: OrgId): Promis
   const base = new Map(segments.map((row) => [Number(row.segment_id), Number(row.base_ordinal)]))
   const terms = await queryInOrg<{ segment_id: number, lexeme: string, df: number, postings: Uint8Array }>(database, orgId, sql`
     select segment_id, lexeme, df, postings from index_terms where org_id = ${orgId}`)
+  const packed = await queryInOrg<{ segment_id: number, packed: Uint8Array }>(database, orgId, sql`
+    select segment_id, packed from index_segments where org_id = ${orgId} and packed is not null`)
+  for (const row of packed) {
+    if (terms.some((term) => Number(term.segment_id) === Number(row.segment_id))) throw new Error(`segment ${row.segment_id} has both packed terms and term rows`)
+    for (const term of unpackTerms(bytes(row.packed))) terms.push({ segment_id: row.segment_id, lexeme: term.lexeme, df: term.df, postings: term.postings })
+  }
   const deletions = await queryInOrg<{ first_ordinal: number, chunk_count: number }>(database, orgId, sql`
     select first_ordinal, chunk_count from index_deletions where org_id = ${orgId}`)
   const deletedTerms = await queryInOrg<{ lexeme: string, chunks: number | string }>(database, orgId, sql`
