@@ -35,6 +35,31 @@ function nextEligible (eligibility: Eligibility, from: number): number {
 export interface PostingList {
   bytes: Uint8Array
   skips: SkipTable
+  /**
+   * The blocks' (max tf, min length) pairs that can hold the list's highest
+   * score under any BM25 weights: those no other block beats on both. Usually
+   * a handful, so a query bounds a list from them instead of from every block.
+   */
+  frontier?: { maxTf: Uint16Array, minLength: Uint16Array }
+}
+
+/** The Pareto frontier of a list's block maxima (see PostingList.frontier). */
+function frontierOf (skips: SkipTable): { maxTf: Uint16Array, minLength: Uint16Array } {
+  const order = Array.from({ length: skips.blockCount }, (_, block) => block)
+    .sort((a, b) => (skips.maxTf[b] as number) - (skips.maxTf[a] as number) || (skips.minLength[a] as number) - (skips.minLength[b] as number))
+  const tfs: number[] = []
+  const lengths: number[] = []
+  let shortest = Number.POSITIVE_INFINITY
+  // By tf descending: a block is on the frontier when it is shorter than every block with a higher tf.
+  for (const block of order) {
+    const length = skips.minLength[block] as number
+    if (length < shortest) {
+      tfs.push(skips.maxTf[block] as number)
+      lengths.push(length)
+      shortest = length
+    }
+  }
+  return { maxTf: Uint16Array.from(tfs), minLength: Uint16Array.from(lengths) }
 }
 
 export interface WandCounters {
@@ -55,11 +80,14 @@ export class TermCursor {
 
   constructor (private readonly list: PostingList, private readonly base: number, private readonly weight: TermWeight, private readonly counters: WandCounters) {
     const { skips } = list
-    this.blockBound = new Float64Array(skips.blockCount)
+    // Block bounds are computed when first needed (a query touches few of a long list's blocks); the list's
+    // bound from its frontier, which the cache keeps with the list.
+    this.blockBound = new Float64Array(skips.blockCount).fill(-1)
+    list.frontier ??= frontierOf(skips)
     let max = 0
-    for (let block = 0; block < skips.blockCount; block++) {
-      const bound = contribution(weight, skips.maxTf[block] as number, skips.minLength[block] as number) * BOUND_SLACK
-      this.blockBound[block] = bound
+    const { maxTf, minLength } = list.frontier
+    for (let i = 0; i < maxTf.length; i++) {
+      const bound = contribution(weight, maxTf[i] as number, minLength[i] as number) * BOUND_SLACK
       if (bound > max) max = bound
     }
     this.maxScore = max
@@ -116,7 +144,13 @@ export class TermCursor {
     let block = Math.max(this.shallowBlock, this.block)
     while (block < skips.blockCount && (skips.last[block] as number) < relative) block++
     this.shallowBlock = block
-    return block < skips.blockCount ? this.blockBound[block] as number : 0
+    if (block >= skips.blockCount) return 0
+    let bound = this.blockBound[block] as number
+    if (bound < 0) {
+      bound = contribution(this.weight, skips.maxTf[block] as number, skips.minLength[block] as number) * BOUND_SLACK
+      this.blockBound[block] = bound
+    }
+    return bound
   }
 
   /** The last ordinal of the block shallowBound found (END past the last block). */

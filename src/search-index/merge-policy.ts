@@ -3,6 +3,8 @@ import type { SegmentSummary } from '../repositories/search-index.repo.js'
 
 /** Segments of one level merged at once. With ten, an organisation holds at most nine a level: ~50 at 1,000,000 chunks, most of them small. */
 export const MERGE_FACTOR = 10
+/** Segments merged at most at once. */
+export const MAX_MERGE_SEGMENTS = 4 * MERGE_FACTOR
 /** A segment at least this share deleted is rewritten alone, so deleted postings do not linger in a segment too big to be merged again soon. */
 export const DELETED_SHARE = 0.2
 
@@ -21,7 +23,8 @@ export function chooseMerge (segments: readonly SegmentSummary[], checked: Reado
   }
   for (const level of [...byLevel.keys()].sort((a, b) => a - b)) {
     const members = byLevel.get(level) as SegmentSummary[]
-    if (members.length >= MERGE_FACTOR) return members.sort((a, b) => a.id - b.id).slice(0, MERGE_FACTOR).map((segment) => segment.id)
+    // All of a level at once (up to a bound) when a bulk ingest has piled them up: one merge, not one per ten.
+    if (members.length >= MERGE_FACTOR) return members.sort((a, b) => a.id - b.id).slice(0, MAX_MERGE_SEGMENTS).map((segment) => segment.id)
   }
   const worn = segments.find((segment) => segment.deletedChunks > 0 && segment.deletedChunks >= DELETED_SHARE * segment.chunkCount &&
     (checked.get(segment.id) ?? -1) < segment.deletedChunks)
