@@ -224,8 +224,14 @@ export async function searchChunks (db: Db, orgId: OrgId, options: SearchOptions
     const state = await readSearchState(tx, orgId, options.query)
     if (state.chunkCount === 0 || state.lexemes.length === 0 || state.segments.length === 0) return []
     const lists = await postingLists(tx, orgId, state, cache)
+    // The question's lexemes only: a packed segment's cached map holds all of its lexemes.
     const df = new Map<string, number>()
-    for (const bySegment of lists.values()) for (const [lexeme, list] of bySegment) df.set(lexeme, (df.get(lexeme) ?? 0) + list.skips.df)
+    for (const bySegment of lists.values()) {
+      for (const lexeme of state.lexemes) {
+        const list = bySegment.get(lexeme)
+        if (list !== undefined) df.set(lexeme, (df.get(lexeme) ?? 0) + list.skips.df)
+      }
+    }
     const averageLength = state.totalLength / state.chunkCount
     const weights = new Map<string, TermWeight>()
     let maxScore = 0

@@ -1,5 +1,7 @@
 // What an organisation's search index holds, decoded from its segments, and an exhaustive BM25 over its chunks: the oracle the index is checked against.
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
+import { inOrg } from '../../src/db/org-scope.js'
+import { rowsOf } from '../../src/db/rows.js'
 import type { Database } from '../../src/db/client.js'
 import type { OrgId } from '../../src/org-id.js'
 import { contribution, termWeight } from '../../src/retrieval/bm25.js'
@@ -29,47 +31,51 @@ function bytes (value: Uint8Array): Uint8Array {
  * with documentId "?".
  */
 export async function indexedPostings (database: Database, orgId: OrgId): Promise<{ postings: IndexedPosting[], queryDf: Map<string, number> }> {
-  const segments = await queryInOrg<{ segment_id: number, base_ordinal: number }>(database, orgId, sql`
-    select segment_id, base_ordinal from index_segments where org_id = ${orgId}`)
-  const base = new Map(segments.map((row) => [Number(row.segment_id), Number(row.base_ordinal)]))
-  const terms = await queryInOrg<{ segment_id: number, lexeme: string, df: number, postings: Uint8Array }>(database, orgId, sql`
-    select segment_id, lexeme, df, postings from index_terms where org_id = ${orgId}`)
-  const packed = await queryInOrg<{ segment_id: number, packed: Uint8Array }>(database, orgId, sql`
-    select segment_id, packed from index_segments where org_id = ${orgId} and packed is not null`)
-  for (const row of packed) {
-    if (terms.some((term) => Number(term.segment_id) === Number(row.segment_id))) throw new Error(`segment ${row.segment_id} has both packed terms and term rows`)
-    for (const term of unpackTerms(bytes(row.packed))) terms.push({ segment_id: row.segment_id, lexeme: term.lexeme, df: term.df, postings: term.postings })
-  }
-  const deletions = await queryInOrg<{ first_ordinal: number, chunk_count: number }>(database, orgId, sql`
-    select first_ordinal, chunk_count from index_deletions where org_id = ${orgId}`)
-  const deletedTerms = await queryInOrg<{ lexeme: string, chunks: number | string }>(database, orgId, sql`
-    select lexeme, sum(chunks) as chunks from index_deleted_terms where org_id = ${orgId} group by lexeme`)
-  const documents = await queryInOrg<{ id: string, first_ordinal: number, chunk_count: number }>(database, orgId, sql`
-    select id, first_ordinal, chunk_count from documents where org_id = ${orgId} and first_ordinal is not null`)
-  const owner = new Map<number, [string, number]>()
-  for (const document of documents) {
-    for (let i = 0; i < Number(document.chunk_count); i++) owner.set(Number(document.first_ordinal) + i, [document.id, i])
-  }
-  const deleted = new Set<number>()
-  for (const deletion of deletions) for (let i = 0; i < Number(deletion.chunk_count); i++) deleted.add(Number(deletion.first_ordinal) + i)
-  const queryDf = new Map<string, number>()
-  const postings: IndexedPosting[] = []
-  for (const term of terms) {
-    const list = decodePostings(bytes(term.postings))
-    if (list.ordinals.length !== Number(term.df)) throw new Error(`df column ${term.df} but ${list.ordinals.length} postings`)
-    queryDf.set(term.lexeme, (queryDf.get(term.lexeme) ?? 0) + list.ordinals.length)
-    const segmentBase = base.get(Number(term.segment_id))
-    if (segmentBase === undefined) throw new Error(`terms of segment ${term.segment_id}, which does not exist`)
-    for (let i = 0; i < list.ordinals.length; i++) {
-      const ordinal = segmentBase + (list.ordinals[i] as number)
-      if (deleted.has(ordinal)) continue
-      const [documentId, chunkIndex] = owner.get(ordinal) ?? ['?', -1]
-      postings.push({ documentId, chunkIndex, lexeme: term.lexeme, tf: list.tfs[i] as number, chunkLength: list.lengths[i] as number })
+  // One snapshot: the worker may merge segments meanwhile.
+  return await inOrg(database.db, orgId, async (tx) => {
+    const q = async <T>(query: SQL): Promise<T[]> => rowsOf<T>(await tx.execute(query))
+    const segments = await q<{ segment_id: number, base_ordinal: number }>(sql`
+      select segment_id, base_ordinal from index_segments where org_id = ${orgId}`)
+    const base = new Map(segments.map((row) => [Number(row.segment_id), Number(row.base_ordinal)]))
+    const terms = await q<{ segment_id: number, lexeme: string, df: number, postings: Uint8Array }>(sql`
+      select segment_id, lexeme, df, postings from index_terms where org_id = ${orgId}`)
+    const packed = await q<{ segment_id: number, packed: Uint8Array }>(sql`
+      select segment_id, packed from index_segments where org_id = ${orgId} and packed is not null`)
+    for (const row of packed) {
+      if (terms.some((term) => Number(term.segment_id) === Number(row.segment_id))) throw new Error(`segment ${row.segment_id} has both packed terms and term rows`)
+      for (const term of unpackTerms(bytes(row.packed))) terms.push({ segment_id: row.segment_id, lexeme: term.lexeme, df: term.df, postings: term.postings })
     }
-  }
-  for (const row of deletedTerms) queryDf.set(row.lexeme, (queryDf.get(row.lexeme) ?? 0) - Number(row.chunks))
-  for (const [lexeme, df] of queryDf) if (df === 0) queryDf.delete(lexeme)
-  return { postings, queryDf }
+    const deletions = await q<{ first_ordinal: number, chunk_count: number }>(sql`
+      select first_ordinal, chunk_count from index_deletions where org_id = ${orgId}`)
+    const deletedTerms = await q<{ lexeme: string, chunks: number | string }>(sql`
+      select lexeme, sum(chunks) as chunks from index_deleted_terms where org_id = ${orgId} group by lexeme`)
+    const documents = await q<{ id: string, first_ordinal: number, chunk_count: number }>(sql`
+      select id, first_ordinal, chunk_count from documents where org_id = ${orgId} and first_ordinal is not null`)
+    const owner = new Map<number, [string, number]>()
+    for (const document of documents) {
+      for (let i = 0; i < Number(document.chunk_count); i++) owner.set(Number(document.first_ordinal) + i, [document.id, i])
+    }
+    const deleted = new Set<number>()
+    for (const deletion of deletions) for (let i = 0; i < Number(deletion.chunk_count); i++) deleted.add(Number(deletion.first_ordinal) + i)
+    const queryDf = new Map<string, number>()
+    const postings: IndexedPosting[] = []
+    for (const term of terms) {
+      const list = decodePostings(bytes(term.postings))
+      if (list.ordinals.length !== Number(term.df)) throw new Error(`df column ${term.df} but ${list.ordinals.length} postings`)
+      queryDf.set(term.lexeme, (queryDf.get(term.lexeme) ?? 0) + list.ordinals.length)
+      const segmentBase = base.get(Number(term.segment_id))
+      if (segmentBase === undefined) throw new Error(`terms of segment ${term.segment_id}, which does not exist`)
+      for (let i = 0; i < list.ordinals.length; i++) {
+        const ordinal = segmentBase + (list.ordinals[i] as number)
+        if (deleted.has(ordinal)) continue
+        const [documentId, chunkIndex] = owner.get(ordinal) ?? ['?', -1]
+        postings.push({ documentId, chunkIndex, lexeme: term.lexeme, tf: list.tfs[i] as number, chunkLength: list.lengths[i] as number })
+      }
+    }
+    for (const row of deletedTerms) queryDf.set(row.lexeme, (queryDf.get(row.lexeme) ?? 0) - Number(row.chunks))
+    for (const [lexeme, df] of queryDf) if (df === 0) queryDf.delete(lexeme)
+    return { postings, queryDf }
+  }, { isolationLevel: 'repeatable read', accessMode: 'read only' })
 }
 
 /** What the index should hold: every chunk's lexemes as jack_search_vector analyses its text (the chunks of ready documents). */
