@@ -1,6 +1,31 @@
-// Benchmark: index designs for exact BM25 at scale, side by side on one corpus — today's exhaustive SQL, design A (compressed posting blocks in PostgreSQL, block-max WAND in the application, cold and cached) and design B (block-max pruning over ordinal ranges inside one SQL statement) — with agreement against an exhaustive oracle, filters, fresh ingests and deletes.
+// Benchmark: index designs for exact BM25 at scale, side by side on one corpus — the exhaustive SQL jack ran before issue #11, design A (compressed posting blocks in PostgreSQL, block-max WAND in the application, cold and cached), the engine jack ships now (src/search-index/: searchChunks over per-organisation segments, block-max WAND) and design B (block-max pruning over ordinal ranges inside one SQL statement) — with agreement against an exhaustive oracle, filters, fresh ingests and deletes.
 //
-// RESULTS: see the end of this comment (filled in from the runs).
+// The corpus goes in through jack's write path (finishJob writes each
+// document's segment; the benchmark then merges them as the worker's
+// IndexMerger would). The old layout is the benchmark's own: bench_postings,
+// the dropped postings table's columns, key and row-level security, filled from
+// the stored chunks with what the old triggers wrote, and the old exhaustive
+// scorer pointed at it (bench/lib/bench-postings.ts). The oracle and designs
+// A and B are built from bench_postings; every design's hits are checked
+// against the oracle by (document, chunk).
+//
+// RESULTS, from the previous session's run at 1,000,005 chunks on PostgreSQL
+// (BENCH_CHUNKS=1000000; 300 SciFact test queries, top 10, in-process, no
+// HTTP; every series agreed with the exhaustive oracle on 300/300 queries).
+// That run predates the shipped engine: it measured the baseline as jack's
+// searchChunks over the postings table, and has no "jack now" series.
+// - baseline, exhaustive SQL: p50 536 / p95 1,354 ms.
+// - design A, one segment: cold p50 15 / p95 43 ms; cached encoded 9.8 / 25;
+//   cached decoded 10 / 30.
+// - design A, 10 segments: cold 25 / 56, cached 15 / 34; 1 + 10 fresh
+//   segments 12–15 / 31–37 ms.
+// - design A, filtered: year = one value (10 %) with an SQL allow-list p95
+//   104–114 ms, $or 90–165 ms; with the filter checked on the hits instead:
+//   year p95 109–114, $or 90–106.
+// - design B: p50 384 / p95 4,280 ms unfiltered, filtered p95 993–2,003 ms:
+//   rejected.
+// Design A became src/search-index/. Goal: p95 ≤ 50 ms over HTTP at 1,000,000
+// chunks on PostgreSQL.
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { sql } from 'drizzle-orm'
@@ -9,8 +34,10 @@ import { inOrg } from '../src/db/org-scope.js'
 import { rowsOf } from '../src/db/rows.js'
 import { asOrgId, type OrgId } from '../src/org-id.js'
 import { deleteDocument } from '../src/repositories/documents.repo.js'
-import { searchChunks } from '../src/search-index/search-chunks.js'
+import { indexCacheFor, searchChunks } from '../src/search-index/search-chunks.js'
 import { EMPTY_FILTER, parseFilter, type Filter } from '../src/retrieval/filters.js'
+import { addDocumentPostings, BENCH_POSTINGS, benchPostingsExist, buildBenchPostings, deleteDocumentPostings, searchExhaustiveSql } from './lib/bench-postings.js'
+import { describeIndex, JACK_INDEX_TABLES, settleMerges, summariseIndex } from './lib/jack-index.js'
 import { formatInt, formatMs, isEntryPoint, loadLine, percentile, readInteger, table } from './lib/report.js'
 import { MAINTENANCE_URL, progress, readBackends, runMain, withStorage, type Backend, type Storage } from './lib/server.js'
 import { loadCorpus, loadTestQueries, type TestQuery } from './retrieval.js'
@@ -42,11 +69,22 @@ const WARM_UP = 20
 const GOAL_P95_MS = 50
 /** PostgreSQL only: measure on this existing benchmark database (filled by an earlier BENCH_FILL_ONLY=1 run) instead of a fresh one, and keep it. */
 const REUSE_DATABASE = process.env.BENCH_DATABASE
-/** Ingest, VACUUM ANALYZE, print the database's name and stop, keeping it (the 1M fill takes ~30 min; measuring can then be repeated). */
+/**
+ * Ingest, merge, fill bench_postings, VACUUM ANALYZE, print the database's
+ * name and stop, keeping it; measuring can then be repeated. (The 1M fill took
+ * ~30 min with the old triggers; it now includes jack's merges, 409 in 359 s
+ * at 20,007 chunks on PostgreSQL here, each slower the more term rows the
+ * organisation holds.)
+ */
 const FILL_ONLY = process.env.BENCH_FILL_ONLY === '1'
-/** Which parts run: baseline, a (design A's main series), a-verify (filters checked on the hits), a-cached-filter (allow-lists cached per filter), a-variants (block sizes, split segments), b, lifecycle (needs b). */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'baseline,a,a-verify,a-cached-filter,a-variants,b,lifecycle').split(',').map((part) => part.trim()))
+/** Which parts run: baseline, a (design A's main series), jack (the shipped searchChunks), a-verify (filters checked on the hits), a-cached-filter (allow-lists cached per filter), a-variants (block sizes, split segments), b, lifecycle (needs b). */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'baseline,a,jack,a-verify,a-cached-filter,a-variants,b,lifecycle').split(',').map((part) => part.trim()))
+/** Dropped when a kept database is measured again; bench_postings and bench_fill belong to the fill and stay. */
 const BENCH_TABLES = ['bench_b_sealed', 'bench_b_ranges', 'bench_b_postings', 'bench_b_top', 'bench_b_terms', 'bench_a_deleted', 'bench_a_terms', 'bench_a_segments', ORDINALS_TABLE]
+/** What the fill writes, vacuumed and analysed once it is done (PostgreSQL's autovacuum, or jack's worker on PGlite, would by then). */
+const FILL_TABLES = [BENCH_POSTINGS, 'chunks', 'documents', 'org_chunk_stats', ...JACK_INDEX_TABLES]
+const BASELINE_DESIGN = 'baseline: exhaustive SQL (jack before issue #11)'
+const JACK_DESIGN = 'jack now: searchChunks (segments + block-max WAND)'
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios: as bench/query.ts, matched in JS too so the oracle knows which chunks each allows
@@ -149,16 +187,42 @@ function ordinalOf (byId: Map<string, DocumentEntry>, documentId: string, chunkI
   return entry.firstOrdinal + chunkIndex
 }
 
+/** The old exhaustive SQL over bench_postings (bench/lib/bench-postings.ts). */
 function baselineAnswer (context: Context, filter: Filter, oracle: OracleRun): (query: TestQuery, index: number) => Promise<Answer> {
   const byId = new Map(context.index.documents.map((entry) => [entry.id, entry]))
   return async (query, index) => {
-    const hits = await searchChunks(context.bench.database.db, context.orgId, { query: query.text, filter, topK: TOP_K })
+    const hits = await searchExhaustiveSql(context.bench.database.db, context.orgId, { query: query.text, filter, topK: TOP_K })
     return {
       hits: hits.map((hit) => ({ ordinal: ordinalOf(byId, hit.documentId, hit.chunkIndex), score: hit.score })),
       // Exhaustive: every posting of every query term, read twice (df counted, then scored).
       work: { postings: oracle.postings[index] ?? 0 }
     }
   }
+}
+
+/**
+ * jack's searchChunks over its own segments, as the server calls it: its
+ * process-wide cache of posting lists and segment documents (one per database
+ * handle, JACK_INDEX_CACHE_MB's default) lives on from query to query and
+ * series to series. Its hits are mapped to the oracle's ordinals by (document, chunk).
+ */
+function jackAnswer (context: Context, filter: Filter): (query: TestQuery) => Promise<Answer> {
+  const byId = new Map(context.index.documents.map((entry) => [entry.id, entry]))
+  return async (query) => {
+    const hits = await searchChunks(context.bench.database.db, context.orgId, { query: query.text, filter, topK: TOP_K })
+    return { hits: hits.map((hit) => ({ ordinal: ordinalOf(byId, hit.documentId, hit.chunkIndex), score: hit.score })), work: {} }
+  }
+}
+
+function withNote (series: Series, note: string): Series {
+  series.note = note
+  return series
+}
+
+/** The state of jack's cache after a series, as its note. */
+function jackCacheNote (context: Context): string {
+  const cache = indexCacheFor(context.bench.database.db)
+  return `jack's cache (limit ${formatInt(cache.limitBytes / 2 ** 20)} MiB) now ${(cache.bytes / 2 ** 20).toFixed(1)} MiB, ${formatInt(cache.hits)} hits / ${formatInt(cache.misses)} misses so far`
 }
 
 function segmentAnswer (searcher: SegmentSearcher, filter: Filter): (query: TestQuery) => Promise<Answer> {
@@ -279,8 +343,30 @@ async function keptDatabase (): Promise<Storage> {
 interface Filled {
   orgId: OrgId
   chunks: number
+  /** Ingest through finishJob: chunks, statistics, a segment per document. */
   seconds: number
   workers: number
+  /** jack's merges after the ingest (the worker's IndexMerger would run them in the background meanwhile). */
+  mergeSeconds: number
+  merges: number
+  /** bench_postings filled from the chunks, primary key included. */
+  postingsSeconds: number
+}
+
+interface FillRow {
+  seconds: number
+  workers: number
+  merge_seconds?: number | null
+  merges?: number | null
+  postings_seconds?: number | null
+}
+
+/** bench_postings from the stored chunks (the old triggers wrote these rows during the ingest). */
+async function fillBenchPostings (backend: Backend, bench: BenchDatabase, orgId: OrgId): Promise<number> {
+  progress(`${backend}: filling ${BENCH_POSTINGS} (the old postings layout) from the chunks`)
+  const built = await buildBenchPostings(bench.owner, orgId)
+  progress(`${backend}: ${formatInt(built.rows)} ${BENCH_POSTINGS} rows in ${built.seconds.toFixed(1)} s`)
+  return built.seconds
 }
 
 /** A fresh organisation filled through jack's write path, or (BENCH_DATABASE) the one an earlier run filled, with that run's leftovers removed. */
@@ -289,31 +375,62 @@ async function fillOrReuse (backend: Backend, bench: BenchDatabase, planned: rea
   const [existing] = rowsOf<{ id: string }>(await bench.owner.execute(sql`select id from orgs where name = 'index-designs'`))
   if (existing !== undefined) {
     const orgId = asOrgId(existing.id)
-    for (const table of BENCH_TABLES.filter((name) => name !== 'bench_fill')) await bench.owner.execute(sql.raw(`drop table if exists ${table}`))
+    for (const table of BENCH_TABLES) await bench.owner.execute(sql.raw(`drop table if exists ${table}`))
+    const hasPostings = await benchPostingsExist(bench.owner)
     const leftovers = rowsOf<{ id: string }>(await bench.owner.execute(sql`select id from documents where org_id = ${orgId} and metadata ->> 'copy' like 'fresh-%'`))
-    for (const leftover of leftovers) await deleteDocument(db, orgId, leftover.id)
-    const [info] = rowsOf<{ seconds: number, workers: number }>(await bench.owner.execute(sql`select seconds, workers from bench_fill`))
+    for (const leftover of leftovers) {
+      if (hasPostings) await deleteDocumentPostings(db, orgId, leftover.id)
+      await deleteDocument(db, orgId, leftover.id)
+    }
+    const merged = await settleMerges(db, orgId)
+    const postingsSeconds = hasPostings ? Number.NaN : await fillBenchPostings(backend, bench, orgId)
+    const [info] = rowsOf<FillRow>(await bench.owner.execute(sql`select * from bench_fill`))
     const statistics = await corpusStatistics(db, orgId)
-    progress(`${backend}: reusing the filled organisation (${formatInt(statistics.chunkCount)} chunks; ${leftovers.length} fresh documents of an earlier run deleted)`)
-    await vacuumAnalyze(bench.owner, ['postings', 'chunks', 'documents', 'org_chunk_stats'])
-    return { orgId, chunks: statistics.chunkCount, seconds: Number(info?.seconds ?? Number.NaN), workers: Number(info?.workers ?? 0) }
+    progress(`${backend}: reusing the filled organisation (${formatInt(statistics.chunkCount)} chunks; ${leftovers.length} fresh documents of an earlier run deleted, ${merged.merges} merges)`)
+    await vacuumAnalyze(bench.owner, FILL_TABLES)
+    return {
+      orgId,
+      chunks: statistics.chunkCount,
+      seconds: Number(info?.seconds ?? Number.NaN),
+      workers: Number(info?.workers ?? 0),
+      mergeSeconds: Number(info?.merge_seconds ?? Number.NaN),
+      merges: Number(info?.merges ?? Number.NaN),
+      postingsSeconds: hasPostings ? Number(info?.postings_seconds ?? Number.NaN) : postingsSeconds
+    }
   }
   const orgId = await createBenchOrg(db)
   const workers = backend === 'pglite' ? 1 : WORKERS
   progress(`${backend}: ingesting ${formatInt(planned.length)} documents (${formatInt(planned.reduce((sum, document) => sum + document.chunks.length, 0))} chunks) through insertDocuments + claimNextJob/finishJob, ${workers} worker(s)`)
   const fill = await ingestDocuments(db, orgId, planned, workers, backend)
-  progress(`${backend}: ${formatInt(fill.chunks)} chunks in ${fill.seconds.toFixed(0)} s (${formatInt(fill.chunks / fill.seconds)} chunks/s); VACUUM ANALYZE`)
-  await bench.owner.execute(sql.raw('create table bench_fill (seconds float8 not null, workers integer not null)'))
-  await bench.owner.execute(sql`insert into bench_fill values (${fill.seconds}, ${workers})`)
-  await vacuumAnalyze(bench.owner, ['postings', 'chunks', 'documents', 'org_chunk_stats'])
-  return { orgId, chunks: fill.chunks, seconds: fill.seconds, workers }
+  progress(`${backend}: ${formatInt(fill.chunks)} chunks in ${fill.seconds.toFixed(0)} s (${formatInt(fill.chunks / fill.seconds)} chunks/s); merging jack's segments`)
+  const merged = await settleMerges(db, orgId)
+  progress(`${backend}: ${formatInt(merged.merges)} merges in ${merged.seconds.toFixed(1)} s: ${describeIndex(await summariseIndex(db, orgId))}`)
+  const postingsSeconds = await fillBenchPostings(backend, bench, orgId)
+  await bench.owner.execute(sql.raw('create table bench_fill (seconds float8 not null, workers integer not null, merge_seconds float8, merges integer, postings_seconds float8)'))
+  await bench.owner.execute(sql`insert into bench_fill values (${fill.seconds}, ${workers}, ${merged.seconds}, ${merged.merges}, ${postingsSeconds})`)
+  progress(`${backend}: VACUUM ANALYZE`)
+  await vacuumAnalyze(bench.owner, FILL_TABLES)
+  return { orgId, chunks: fill.chunks, seconds: fill.seconds, workers, mergeSeconds: merged.seconds, merges: merged.merges, postingsSeconds }
 }
 
 async function measure (backend: Backend, bench: BenchDatabase, planned: readonly PlannedDocument[], queries: readonly TestQuery[], fill: Filled): Promise<BackendResult> {
   const { db } = bench.database
   const { orgId, workers } = fill
   const builds: BuildLine[] = []
-  builds.push({ design: 'baseline: postings rows (jack today)', seconds: `${fill.seconds.toFixed(0)} s ingest (chunks + postings triggers, ${workers} writer(s))`, bytes: await relationBytes(bench.owner, ['postings', 'org_chunk_stats']), note: 'postings table with its primary key (INCLUDE tf, chunk_length) + org_chunk_stats' })
+  const [postingCount] = rowsOf<{ rows: string | number }>(await bench.owner.execute(sql`select count(*) as rows from bench_postings where org_id = ${orgId}`))
+  const fillPostings = Number(postingCount?.rows ?? 0)
+  builds.push({
+    design: 'baseline: postings rows (jack before issue #11), as bench_postings',
+    seconds: `${fill.postingsSeconds.toFixed(1)} s (SQL from the stored chunks; the old triggers wrote them during the ingest)`,
+    bytes: await relationBytes(bench.owner, [BENCH_POSTINGS, 'org_chunk_stats']),
+    note: 'one row per (lexeme, chunk), primary key INCLUDE (tf, chunk_length) + org_chunk_stats'
+  })
+  builds.push({
+    design: 'jack now: index_segments + index_terms (compressed posting lists, one segment per document, merged)',
+    seconds: `${fill.seconds.toFixed(0)} s ingest (finishJob: chunks, statistics, the document's segment; ${workers} writer(s)) + ${fill.mergeSeconds.toFixed(1)} s for ${formatInt(fill.merges)} merges after it`,
+    bytes: await relationBytes(bench.owner, [...JACK_INDEX_TABLES, 'org_chunk_stats']),
+    note: `${describeIndex(await summariseIndex(db, orgId), fillPostings)}; + org_chunk_stats; stored size as of after the merges, with the space of the rows they replaced (VACUUM frees it for reuse, does not return it)`
+  })
 
   let started = performance.now()
   await createOrdinalsTable(bench.owner)
@@ -325,7 +442,7 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   const readSeconds = (performance.now() - started) / 1000
   let corpus = await corpusStatistics(db, orgId)
   const lengthSum = index.lengths.reduce((sum, length) => sum + length, 0)
-  if (lengthSum !== corpus.totalLength || index.ordinalCount !== corpus.chunkCount) throw new Error(`in-memory copy disagrees with org_chunk_stats: ${index.ordinalCount} chunks / ${lengthSum} length vs ${corpus.chunkCount} / ${corpus.totalLength}`)
+  if (lengthSum !== corpus.totalLength || index.ordinalCount !== corpus.chunkCount) throw new Error(`in-memory copy (from ${BENCH_POSTINGS}) disagrees with org_chunk_stats: ${index.ordinalCount} chunks / ${lengthSum} length vs ${corpus.chunkCount} / ${corpus.totalLength} (a kept database: drop ${BENCH_POSTINGS} to have it rebuilt)`)
   progress(`${backend}: ${formatInt(index.postings)} postings, ${formatInt(index.terms.size)} lexemes read into memory in ${readSeconds.toFixed(1)} s`)
   const lexemes = await queryLexemes(db, orgId, queries.map((query) => query.text))
   const ranker = new ExhaustiveRanker(index)
@@ -347,7 +464,7 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   for (const [position, scenario] of SCENARIOS.entries()) {
     if (!PARTS.has('baseline') || BASELINE === 'none' || (BASELINE === 'unfiltered' && position > 0)) continue
     const oracle = oracles[position] as OracleRun
-    series.push(await runSeries(context, 'baseline: searchChunks (exhaustive SQL)', scenario.label, oracle, statistics, eligibilities[position] as Eligibility, baselineAnswer(context, scenario.filter, oracle)))
+    series.push(await runSeries(context, BASELINE_DESIGN, scenario.label, oracle, statistics, eligibilities[position] as Eligibility, baselineAnswer(context, scenario.filter, oracle)))
   }
 
   // Design A
@@ -370,6 +487,10 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
       const last = series[series.length - 1] as Series
       last.note = `cache after all scenarios: ${formatInt(searcher.cachedBytes / 2 ** 20)} MiB, ${formatInt(searcher.cacheHits)} hits / ${formatInt(searcher.cacheMisses)} misses`
     }
+  }
+  // The shipped engine, on the same oracle
+  for (const [position, scenario] of (PARTS.has('jack') ? SCENARIOS : []).entries()) {
+    series.push(withNote(await runSeries(context, JACK_DESIGN, scenario.label, oracles[position] as OracleRun, statistics, eligibilities[position] as Eligibility, jackAnswer(context, scenario.filter)), jackCacheNote(context)))
   }
   // The filtered scenarios again, checking the filter on the hits instead of reading every document
   for (const mode of (PARTS.has('a-verify') ? ['cold', 'decoded'] : []) as CacheMode[]) {
@@ -421,7 +542,7 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   if (!PARTS.has('b')) return { backend, chunks: fill.chunks, documents: entries.length, postings: built.postings, vocabulary: built.rows, builds, series, lifecycle, oracleLatencies }
   progress(`${backend}: building design B (impact-ordered postings, prefixes ${PREFIX_SIZES.join(', ')})`)
   const prefixes = await buildPrefixIndex(bench.owner, orgId, index.ordinalCount, corpus.totalLength / corpus.chunkCount)
-  builds.push({ design: 'B: postings by (lexeme, ordinal) + by (lexeme, impact), stored df', seconds: `${prefixes.seconds.toFixed(0)} s (SQL, from jack's postings)`, bytes: await relationBytes(bench.owner, PREFIX_TABLES), note: 'two indexes over one row per posting' })
+  builds.push({ design: 'B: postings by (lexeme, ordinal) + by (lexeme, impact), stored df', seconds: `${prefixes.seconds.toFixed(0)} s (SQL, from bench_postings)`, bytes: await relationBytes(bench.owner, PREFIX_TABLES), note: 'two indexes over one row per posting' })
   for (const [position, scenario] of SCENARIOS.entries()) {
     series.push(prefixNote(await runSeries(context, `B: impact prefixes in SQL (${PREFIX_SIZES.join(' → ')} → exhaustive)`, scenario.label, oracles[position] as OracleRun, statistics, eligibilities[position] as Eligibility, prefixAnswer(context, scenario.filter))))
   }
@@ -432,6 +553,9 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   const smallSegments: SegmentSpec[] = []
   let nextOrdinal = index.ordinalCount
   let jackSeconds = 0
+  let jackMergeSeconds = 0
+  let jackMerges = 0
+  let baselineAddSeconds = 0
   let sealSeconds = 0
   let prefixAddSeconds = 0
   let freshChunks = 0
@@ -440,6 +564,13 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
     const ingested = await ingestDocuments(db, orgId, fresh, 1, `${backend} fresh`)
     jackSeconds += ingested.seconds
     freshChunks += ingested.chunks
+    // What the worker's IndexMerger does after these documents, here in the foreground.
+    const jackMerged = await settleMerges(db, orgId)
+    jackMergeSeconds += jackMerged.seconds
+    jackMerges += jackMerged.merges
+    started = performance.now()
+    for (const documentId of ingested.documentIds) await addDocumentPostings(db, orgId, documentId)
+    baselineAddSeconds += (performance.now() - started) / 1000
     started = performance.now()
     const freshEntries = await assignOrdinals(db, orgId, nextOrdinal)
     const ordinalCount = freshEntries.reduce((sum, entry) => sum + entry.chunkCount, 0)
@@ -460,7 +591,9 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   corpus = await corpusStatistics(db, orgId)
   statistics = indexStatistics(index, corpus.chunkCount, corpus.totalLength)
   const perBatch = (seconds: number): string => `${formatMs(seconds / FRESH_BATCHES * 1000)} ms per batch of ${FRESH_DOCUMENTS} documents (~${formatInt(freshChunks / FRESH_BATCHES)} chunks)`
-  lifecycle.push({ step: `ingest ${FRESH_BATCHES} × ${FRESH_DOCUMENTS} documents (jack's finishJob + postings triggers)`, design: 'all', seconds: jackSeconds, note: `${perBatch(jackSeconds)}; ${formatInt(freshChunks / jackSeconds)} chunks/s` })
+  lifecycle.push({ step: `ingest ${FRESH_BATCHES} × ${FRESH_DOCUMENTS} documents (jack's finishJob: chunks, statistics trigger, a segment per document)`, design: 'all', seconds: jackSeconds, note: `${perBatch(jackSeconds)}; ${formatInt(freshChunks / jackSeconds)} chunks/s` })
+  lifecycle.push({ step: 'merge jack\'s segments after each batch (mergeNext until the policy is met, as the worker\'s IndexMerger)', design: 'jack now', seconds: jackMergeSeconds, note: `${formatInt(jackMerges)} merges; ${perBatch(jackMergeSeconds)}; then ${describeIndex(await summariseIndex(db, orgId))}` })
+  lifecycle.push({ step: 'write each batch\'s bench_postings rows (the old insert trigger\'s statement, one transaction per document after finishJob)', design: 'baseline', seconds: baselineAddSeconds, note: perBatch(baselineAddSeconds) })
   lifecycle.push({ step: 'seal each batch as a new segment (ordinals, read its postings, encode, write)', design: 'A', seconds: sealSeconds, note: perBatch(sealSeconds) })
   lifecycle.push({ step: 'write each batch\'s postings by ordinal and impact (unsealed: counted into df at query time)', design: 'B', seconds: prefixAddSeconds, note: perBatch(prefixAddSeconds) })
   const everything: Eligibility = { allowed: undefined, deleted: undefined }
@@ -470,6 +603,7 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   series.push(await runSeries(context, `A: cold, 1 + ${FRESH_BATCHES} fresh segments`, unfiltered, freshOracle, statistics, everything, segmentAnswer(new SegmentSearcher(db, orgId, 'cold', 0), EMPTY_FILTER)))
   series.push(prefixNote(await runSeries(context, 'B: with the unsealed fresh postings', unfiltered, freshOracle, statistics, everything, prefixAnswer(context, EMPTY_FILTER))))
   if (BASELINE === 'all') series.push(await runSeries(context, 'baseline: after the fresh batches', unfiltered, freshOracle, statistics, everything, baselineAnswer(context, EMPTY_FILTER, freshOracle)))
+  if (PARTS.has('jack')) series.push(withNote(await runSeries(context, 'jack now: after the fresh batches (and their merges)', unfiltered, freshOracle, statistics, everything, jackAnswer(context, EMPTY_FILTER)), jackCacheNote(context)))
 
   const merged = await mergeSegments(db, orgId, smallSegments, 2000, BLOCK_SIZE)
   lifecycle.push({ step: `merge the ${FRESH_BATCHES} fresh segments into one`, design: 'A', seconds: merged.seconds, note: `${formatInt(merged.postings)} postings, ${formatInt(merged.rows)} rows, encode ${formatMs(merged.encodeSeconds * 1000)} ms, write ${formatMs(merged.writeSeconds * 1000)} ms` })
@@ -493,10 +627,15 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   const dfBefore = new Map([...index.terms].map(([lexeme, term]) => [lexeme, term.ordinals.length]))
   const deleted = new Uint8Array(index.ordinalCount)
   let jackDeleteSeconds = 0
+  let baselineDeleteSeconds = 0
   let markSeconds = 0
   let prefixDeleteSeconds = 0
   for (const victim of victims) {
     const chunkTerms = await chunkLexemes(db, orgId, victim.id, victim.firstOrdinal)
+    // The old layout's rows first: they are found through the chunks' lexemes, which deleteDocument removes.
+    started = performance.now()
+    await deleteDocumentPostings(db, orgId, victim.id)
+    baselineDeleteSeconds += (performance.now() - started) / 1000
     started = performance.now()
     if (!await deleteDocument(db, orgId, victim.id)) throw new Error(`document ${victim.id} was not deleted`)
     jackDeleteSeconds += (performance.now() - started) / 1000
@@ -511,7 +650,8 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   }
   const deletedChunks = deleted.reduce((sum, flag) => sum + flag, 0)
   const perDelete = (seconds: number): string => `${formatMs(seconds / victims.length * 1000)} ms per document`
-  lifecycle.push({ step: `delete ${victims.length} documents (${deletedChunks} chunks) through deleteDocument (jack's trigger)`, design: 'all', seconds: jackDeleteSeconds, note: perDelete(jackDeleteSeconds) })
+  lifecycle.push({ step: `delete ${victims.length} documents (${deletedChunks} chunks) through deleteDocument (jack: out of the index — ordinals and lexeme counts recorded as deleted — chunks deleted, statistics trigger)`, design: 'all', seconds: jackDeleteSeconds, note: perDelete(jackDeleteSeconds) })
+  lifecycle.push({ step: 'delete their bench_postings rows (the old delete trigger\'s statements: per chunk, probing the key with its lexemes)', design: 'baseline', seconds: baselineDeleteSeconds, note: perDelete(baselineDeleteSeconds) })
   lifecycle.push({ step: 'mark their ordinals deleted (bench_a_deleted)', design: 'A', seconds: markSeconds, note: perDelete(markSeconds) })
   lifecycle.push({ step: 'delete their postings by (lexeme, ordinal) and decrement the stored df', design: 'B', seconds: prefixDeleteSeconds, note: perDelete(prefixDeleteSeconds) })
   dropOrdinals(index, deleted)
@@ -524,6 +664,13 @@ async function measure (backend: Backend, bench: BenchDatabase, planned: readonl
   const liveOracle = runOracle(context, live, afterDelete)
   series.push(prefixNote(await runSeries(context, 'B: after the deletes (live df)', unfiltered, liveOracle, live, afterDelete, prefixAnswer(context, EMPTY_FILTER))))
   if (BASELINE === 'all') series.push(await runSeries(context, 'baseline: after the deletes', unfiltered, liveOracle, live, afterDelete, baselineAnswer(context, EMPTY_FILTER, liveOracle)))
+  if (PARTS.has('jack')) {
+    // jack's df is live at once: the deleted documents' lexeme counts are subtracted until a merge drops their postings.
+    series.push(withNote(await runSeries(context, 'jack now: after the deletes (live df)', unfiltered, liveOracle, live, afterDelete, jackAnswer(context, EMPTY_FILTER)), jackCacheNote(context)))
+    const jackMerged = await settleMerges(db, orgId)
+    lifecycle.push({ step: 'merge jack\'s segments after the deletes (segments ≥ 20 % deleted rewritten without them)', design: 'jack now', seconds: jackMerged.seconds, note: `${formatInt(jackMerged.merges)} merges, ${formatInt(jackMerged.expunged)} deleted documents dropped; then ${describeIndex(await summariseIndex(db, orgId))}` })
+    if (jackMerged.merges > 0) series.push(withNote(await runSeries(context, 'jack now: after those merges', unfiltered, liveOracle, live, afterDelete, jackAnswer(context, EMPTY_FILTER)), jackCacheNote(context)))
+  }
   const [mergedSegment] = rowsOf<{ segment_id: number }>(await inOrg(db, orgId, async (tx) => await tx.execute(sql`select segment_id from bench_a_segments where org_id = ${orgId} and live order by first_ordinal`)))
   const liveSegments = rowsOf<{ segment_id: number, first_ordinal: number, ordinal_count: number }>(await inOrg(db, orgId, async (tx) => await tx.execute(sql`
     select segment_id, first_ordinal, ordinal_count from bench_a_segments where org_id = ${orgId} and live order by first_ordinal`)))

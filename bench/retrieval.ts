@@ -122,7 +122,12 @@ export async function vacuumAsOwner (storage: Storage): Promise<void> {
   }
 }
 
-/** Visibility and vacuum state of the search tables: PGlite never vacuums or analyses by itself, PostgreSQL's autovacuum may have by now. */
+/**
+ * Visibility and vacuum state of the tables a search reads — jack's index
+ * (index_segments, index_terms: drizzle/0009), the chunks and the documents:
+ * PGlite never vacuums or analyses by itself (jack's worker does,
+ * src/db/maintenance.ts), PostgreSQL's autovacuum may have by now.
+ */
 export async function tableState (database: Database): Promise<string> {
   const rows = rowsOf<Record<string, string | number | null>>(await database.db.execute(sql`
     select c.relname as name, pg_total_relation_size(c.oid) as bytes, c.relpages as pages, c.relallvisible as all_visible,
@@ -131,7 +136,7 @@ export async function tableState (database: Database): Promise<string> {
            coalesce(s.analyze_count, 0) + coalesce(s.autoanalyze_count, 0) as analyses,
            s.autovacuum_count as autovacuums
     from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
-    where c.relname in ('postings', 'chunks', 'documents') and c.relkind = 'r'
+    where c.relname in ('index_segments', 'index_terms', 'chunks', 'documents') and c.relkind = 'r'
     order by c.relname`))
   return rows.map((row) => `${String(row.name)} ${formatInt(Number(row.bytes) / 2 ** 20)} MiB, ` +
     `relpages ${String(row.pages)} / all-visible ${String(row.all_visible)}, vacuums ${String(row.vacuums ?? '?')} (auto ${String(row.autovacuums ?? '?')}), analyses ${String(row.analyses ?? '?')}`).join('; ')
@@ -296,13 +301,13 @@ function report (results: readonly BackendResult[], corpusSize: number, queries:
   lines.push('')
   for (const result of results) {
     lines.push(`${result.backend}: ingested ${formatInt(result.documents)} of ${formatInt(corpusSize)} documents → ${formatInt(result.chunks)} chunks (default chunk_size 512 / overlap 64) in ${result.ingestSeconds.toFixed(1)} s (POST /v1/ingest, ${BATCH_SIZE} per request, ${IN_FLIGHT} in flight, JACK_WORKERS=${workers}); ` +
-      `the first request after it took ${formatMs(result.settleMs)} ms (on PGlite it waits for the worker's end-of-ingest VACUUM (ANALYZE) of postings); measured as ingested, no VACUUM/ANALYZE run by the benchmark.`)
+      `the first request after it took ${formatMs(result.settleMs)} ms (on PGlite it may wait for the worker's VACUUM (ANALYZE) of the search index once the queue runs dry); measured as ingested, no VACUUM/ANALYZE run by the benchmark.`)
     lines.push(`${result.backend}: table state at the baseline run: ${result.tableState}.`)
     lines.push(`${result.backend}: settings: ${result.settings}${result.backend === 'pglite' ? ' (as PGlite reports them; it runs no autovacuum process whatever the setting says)' : ''}.`)
   }
   lines.push('')
   lines.push(`Latency: HTTP rows = one POST /v1/search (top_k ${TOP_K}) from the client to the full response body, sequential, after ${WARM_UP_QUERIES} warm-up queries, server running; SQL rows = the baseline statement alone through Drizzle from this process, after the server stopped (PGlite: the data directory reopened in this process).`)
-  lines.push('Vacuum: PGlite has no autovacuum; jack\'s worker vacuums and analyses postings (and analyses the other tables) itself when the queue runs dry. PostgreSQL is left to its autovacuum setting (above). relpages / all-visible are as of the last VACUUM or ANALYZE (0 / 0: never); PGlite does not keep the vacuum counters across the restart. Quality does not depend on any of it, latency does.')
+  lines.push('Vacuum: PGlite has no autovacuum; jack\'s worker vacuums and analyses the search index (index_terms, index_segments, index_deletions, index_deleted_terms) and analyses org_chunk_stats, documents and chunks itself when the queue runs dry after 100 documents (or 5 minutes) made ready since the last time (src/db/maintenance.ts, src/ingest/worker.ts). PostgreSQL is left to its autovacuum setting (above). relpages / all-visible are as of the last VACUUM or ANALYZE (0 / 0: never); PGlite does not keep the vacuum counters across the restart. Quality does not depend on any of it, latency does.')
   lines.push(pinning)
   lines.push(loadLine())
   let valid = true

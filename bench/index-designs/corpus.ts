@@ -1,4 +1,4 @@
-// bench/index-designs: the shared corpus — SciFact repeated into one organisation through jack's own write path (insertDocuments, claimNextJob, finishJob and the postings triggers), the owner's connection, and the organisation's postings read back into memory by chunk ordinal.
+// bench/index-designs: the shared corpus — SciFact repeated into one organisation through jack's own write path (insertDocuments, claimNextJob, finishJob: chunks, statistics and the document's index segment), the owner's connection, and the organisation's postings (bench_postings, the old layout: bench/lib/bench-postings.ts) read back into memory by chunk ordinal.
 import { performance } from 'node:perf_hooks'
 import { sql, type SQL } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
@@ -15,6 +15,7 @@ import { createOrg } from '../../src/repositories/orgs.repo.js'
 import type { CorpusDocument } from '../retrieval.js'
 import { formatInt } from '../lib/report.js'
 import { progress, type Backend, type Storage } from '../lib/server.js'
+import { protectTable } from '../lib/tenant-table.js'
 
 export const CHUNK_SIZE = 128
 export const CHUNK_OVERLAP = 64
@@ -100,13 +101,8 @@ export async function openBench (backend: Backend, storage: Storage, poolSize: n
   return { backend, database, owner }
 }
 
-/** The tenant policy jack gives every table (drizzle/0007_row_level_security.sql), for the benchmark's own tables. */
-export async function protectTable (owner: Owner, table: string): Promise<void> {
-  await owner.execute(sql.raw(`alter table ${table} enable row level security`))
-  await owner.execute(sql.raw(`alter table ${table} force row level security`))
-  await owner.execute(sql.raw(`create policy tenant_isolation on ${table} using (org_id = (select jack_current_org_id())) with check (org_id = (select jack_current_org_id()))`))
-  await owner.execute(sql.raw(`grant select, insert, update, delete on ${table} to ${SERVING_ROLE}`))
-}
+// The tenant policy jack gives every table, for the benchmark's own tables (bench/lib/tenant-table.ts).
+export { protectTable }
 
 export async function vacuumAnalyze (owner: Owner, tables: readonly string[]): Promise<void> {
   for (const table of tables) await owner.execute(sql.raw(`vacuum analyze ${table}`))
@@ -133,8 +129,11 @@ export interface FillResult {
 /**
  * insertDocuments in batches, then `workers` loops of claimNextJob + finishJob
  * (the chunks precomputed: the benchmark measures the index, not extraction).
- * The postings and org_chunk_stats are written by jack's triggers in finishJob's
- * transaction. Document IDs are returned in seq order.
+ * In finishJob's transaction jack's trigger adds the chunks to org_chunk_stats
+ * and indexDocument writes the document's segment; merging the segments (the
+ * worker's IndexMerger, in the background) is left to the caller
+ * (bench/lib/jack-index.ts settleMerges), and so is bench_postings. Document
+ * IDs are returned in seq order.
  */
 export async function ingestDocuments (db: Db, orgId: OrgId, planned: readonly PlannedDocument[], workers: number, label: string): Promise<FillResult> {
   const started = performance.now()
@@ -183,7 +182,7 @@ export async function createBenchOrg (db: Db): Promise<OrgId> {
 
 /**
  * Each ready document's chunks get consecutive ordinals, documents in seq
- * order: ordinal order is jack's tie-break order (older document, then lower
+ * order: ordinal order is the old SQL's tie-break order (older document, then lower
  * chunk index). Kept in PostgreSQL (bench_document_ordinals) for both designs:
  * it turns a metadata filter into ordinal ranges and an ordinal back into
  * (document, chunk).
@@ -277,7 +276,7 @@ export async function readPostings (bench: BenchDatabase, orgId: OrgId, document
   // Owner's statements: a read of the whole organisation is a build job's, not a request's.
   const scope = sql`p.org_id = ${orgId} and m.org_id = p.org_id and m.document_id = p.document_id and m.first_ordinal >= ${minOrdinal}`
   const dfs = rowsOf<{ lexeme: string, df: string | number }>(await owner.execute(sql`
-    select p.lexeme, count(*) as df from postings p join ${sql.raw(ORDINALS_TABLE)} m on ${scope}
+    select p.lexeme, count(*) as df from bench_postings p join ${sql.raw(ORDINALS_TABLE)} m on ${scope}
     group by p.lexeme order by p.lexeme collate "C"`))
   let postings = into?.postings ?? 0
   let page: string[] = []
@@ -288,7 +287,7 @@ export async function readPostings (bench: BenchDatabase, orgId: OrgId, document
       select p.lexeme, array_agg(m.first_ordinal + p.chunk_index order by m.first_ordinal + p.chunk_index) as ordinals,
              array_agg(p.tf order by m.first_ordinal + p.chunk_index) as tfs,
              array_agg(p.chunk_length order by m.first_ordinal + p.chunk_index) as lengths
-      from postings p join ${sql.raw(ORDINALS_TABLE)} m on ${scope}
+      from bench_postings p join ${sql.raw(ORDINALS_TABLE)} m on ${scope}
       where p.lexeme = any(${textArrayLiteral(page)}::text[])
       group by p.lexeme`))
     for (const row of rows) {
@@ -321,9 +320,9 @@ export async function readPostings (bench: BenchDatabase, orgId: OrgId, document
 }
 
 /**
- * A fresh batch's postings, from its chunks rather than from jack's postings
+ * A fresh batch's postings, from its chunks rather than from bench_postings
  * (whose key leads with the lexeme, so finding one document's rows would read
- * them all): each chunk's jack_indexed_vector, as the triggers index it, tf =
+ * them all): each chunk's jack_indexed_vector, as jack indexes it, tf =
  * positions, chunk length = Σ tf. What a sealing job reads. Appended to
  * `into` (the batch's ordinals follow all of its own).
  */
@@ -415,7 +414,7 @@ export function intArrayLiteral (values: ArrayLike<number>): string {
   return `{${Array.from(values).join(',')}}`
 }
 
-/** The lexemes of chunks about to be deleted, as jack's triggers index them (jack_indexed_vector). */
+/** The lexemes of chunks about to be deleted, as jack indexes them (jack_indexed_vector). */
 export async function chunkLexemes (db: Db, orgId: OrgId, documentId: string, firstOrdinal: number): Promise<Array<{ ordinal: number, lexemes: string[] }>> {
   return await inOrg(db, orgId, async (tx) => rowsOf<{ chunk_index: number, lexemes: string[] | string }>(await tx.execute(sql`
     select c.chunk_index, array(select t.lexeme from unnest(jack_indexed_vector(c.text, c.tsv)) as t) as lexemes

@@ -28,7 +28,7 @@ function impactSql (tf: SQL, length: SQL, referenceLength: SQL): SQL {
 }
 
 /**
- * Builds design B from jack's postings (the owner's statements): the postings
+ * Builds design B from bench_postings (the old layout; the owner's statements): the postings
  * again, keyed by (lexeme, ordinal) for probes and by (lexeme, impact) for the
  * prefixes; df per lexeme as of the build ("sealed"); postings from
  * `sealed_until` on are counted into df at query time until the next seal.
@@ -44,7 +44,7 @@ export async function buildPrefixIndex (owner: Owner, orgId: OrgId, ordinalCount
   await owner.execute(sql`
     insert into bench_b_postings (org_id, lexeme, ordinal, tf, chunk_length, impact)
     select p.org_id, p.lexeme, m.first_ordinal + p.chunk_index, p.tf, p.chunk_length, ${impactSql(sql`p.tf`, sql`p.chunk_length`, sql`${referenceLength}::float8`)}
-    from postings p join ${sql.raw(ORDINALS_TABLE)} m on m.org_id = p.org_id and m.document_id = p.document_id
+    from bench_postings p join ${sql.raw(ORDINALS_TABLE)} m on m.org_id = p.org_id and m.document_id = p.document_id
     where p.org_id = ${orgId}`)
   await owner.execute(sql.raw('alter table bench_b_postings add primary key (org_id, lexeme, ordinal) include (tf, chunk_length)'))
   await owner.execute(sql.raw('create index bench_b_postings_impact_idx on bench_b_postings (org_id, lexeme, impact desc) include (ordinal, tf, chunk_length)'))
@@ -56,8 +56,8 @@ export async function buildPrefixIndex (owner: Owner, orgId: OrgId, ordinalCount
 
 /**
  * A fresh batch's postings (what an ingest trigger would write instead of
- * jack's postings rows: from the chunks' jack_indexed_vector, as jack's
- * trigger does), one row and two index entries each.
+ * the old postings rows: from the chunks' jack_indexed_vector, as the old
+ * trigger did), one row and two index entries each.
  */
 export async function addPostings (db: Db, orgId: OrgId, firstOrdinal: number): Promise<void> {
   await inOrg(db, orgId, async (tx) => {
@@ -96,7 +96,7 @@ export async function sealPostings (db: Db, orgId: OrgId, until: number): Promis
 
 /**
  * A deleted chunk's postings go at once (probing the key with the chunk's own
- * lexemes, as jack's delete trigger does), and a sealed chunk's lexemes lose
+ * lexemes, as the old delete trigger did), and a sealed chunk's lexemes lose
  * one from their df, so df stays that of the live chunks.
  */
 export async function deletePostings (db: Db, orgId: OrgId, chunks: ReadonlyArray<{ ordinal: number, lexemes: readonly string[] }>): Promise<void> {

@@ -1,4 +1,4 @@
-// bench/index-designs: Okapi BM25 exactly as jack's SQL computes it, an exhaustive in-memory ranker (the oracle every design is checked against), the top-k heap the designs share, and the agreement test.
+// bench/index-designs: Okapi BM25 exactly as jack computes it (the old SQL and today's searchChunks alike), an exhaustive in-memory ranker (the oracle every design is checked against), the top-k heap the designs share, and the agreement test.
 import { BM25_DEFAULTS } from '../../src/retrieval/bm25.js'
 import type { MemoryIndex } from './corpus.js'
 
@@ -18,7 +18,7 @@ export interface TermWeight {
   normPerLength: number
 }
 
-/** Lucene's idf, never negative, times (k1 + 1) — the same expression, in the same order, as src/repositories/search.repo.ts. */
+/** Lucene's idf, never negative, times (k1 + 1) — the same expression, in the same order, as the old SQL (bench/lib/bench-postings.ts) and src/retrieval/bm25.ts. */
 export function termWeight (chunkCount: number, averageLength: number, df: number): TermWeight {
   return {
     weight: Math.log(1 + (chunkCount - df + 0.5) / (df + 0.5)) * (K1 + 1),
