@@ -310,6 +310,9 @@ t.test('two API processes and ingest worker processes share one PostgreSQL datab
 
     const status = await settledStatus(id, 5000)
     t.equal(status, 'ready', `ready ${Math.round(performance.now() - exitedAt)} ms after worker 1 exited, long before its lease would have run out`)
+    // The worker logs after its commit, so the line may trail the status by a moment.
+    const logDeadline = performance.now() + 5000
+    while (!processedBy(worker2.proc).has(id) && performance.now() < logDeadline) await new Promise((resolve) => setTimeout(resolve, 50))
     t.ok(processedBy(worker2.proc).has(id), 'processed by worker 2')
     t.equal(fetches, 2, 'the page was fetched again once')
   })
