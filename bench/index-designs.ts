@@ -72,9 +72,8 @@ const REUSE_DATABASE = process.env.BENCH_DATABASE
 /**
  * Ingest, merge, fill bench_postings, VACUUM ANALYZE, print the database's
  * name and stop, keeping it; measuring can then be repeated. (The 1M fill took
- * ~30 min with the old triggers; it now includes jack's merges, 409 in 359 s
- * at 20,007 chunks on PostgreSQL here, each slower the more term rows the
- * organisation holds.)
+ * ~30 min with the old triggers; it now includes jack's merges, timed in the
+ * build table.)
  */
 const FILL_ONLY = process.env.BENCH_FILL_ONLY === '1'
 /** Which parts run: baseline, a (design A's main series), jack (the shipped searchChunks), a-verify (filters checked on the hits), a-cached-filter (allow-lists cached per filter), a-variants (block sizes, split segments), b, lifecycle (needs b). */
