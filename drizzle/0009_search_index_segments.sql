@@ -51,6 +51,7 @@ ALTER TABLE "index_segments" ADD CONSTRAINT "index_segments_org_id_orgs_id_fk" F
 ALTER TABLE "index_terms" ADD CONSTRAINT "index_terms_org_id_segment_id_index_segments_org_id_segment_id_fk" FOREIGN KEY ("org_id","segment_id") REFERENCES "public"."index_segments"("org_id","segment_id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_ordinals" ADD CONSTRAINT "org_ordinals_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "documents_org_first_ordinal_idx" ON "documents" USING btree ("org_id","first_ordinal");--> statement-breakpoint
+CREATE INDEX "index_deleted_terms_deletion_idx" ON "index_deleted_terms" USING btree ("org_id","first_ordinal");--> statement-breakpoint
 -- Lexemes are opaque tokens compared as bytes, on any server locale.
 ALTER TABLE "index_terms" ALTER COLUMN "lexeme" SET DATA TYPE text COLLATE "C";
 --> statement-breakpoint
