@@ -155,14 +155,12 @@ export async function deleteDocument (db: Db, orgId: OrgId, documentId: string):
  */
 export async function replaceDocumentMetadata (db: Db, orgId: OrgId, documentId: string, metadata: Record<string, string>): Promise<DocumentRecord | undefined> {
   const [row] = await inOrg(db, orgId, async (tx) => {
-    const [indexed] = await tx.select({ firstOrdinal: documents.firstOrdinal, chunkCount: documents.chunkCount }).from(documents)
-      .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
-    if (indexed?.firstOrdinal !== null && indexed !== undefined) await unindexDocument(tx, orgId, documentId)
+    const indexed = await unindexDocument(tx, orgId, documentId)
     const updated = await tx.update(documents)
       .set({ metadata, updatedAt: sql`now()` })
       .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
       .returning(recordColumns)
-    if (indexed?.firstOrdinal !== null && indexed !== undefined) await indexDocument(tx, orgId, documentId, indexed.chunkCount, metadata)
+    if (indexed !== undefined) await indexDocument(tx, orgId, documentId, indexed.chunkCount, metadata)
     return updated
   })
   return row === undefined ? undefined : toRecord(row)

@@ -1,5 +1,5 @@
 // SQL for the search index's segments (src/search-index/): writing a document's segment with its ordinals, marking documents deleted, and the reads of queries and merges.
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { int8Array, textArray } from '../db/array-parameters.js'
 import { rowsOf } from '../db/rows.js'
@@ -15,12 +15,18 @@ function bytesOf (value: Uint8Array): Buffer {
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }
 
+/** A bytea column as a plain Uint8Array view (postgres.js gives Buffers, PGlite Uint8Arrays). */
+function viewOf (value: Uint8Array): Uint8Array {
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+}
+
 /** A json column as the driver gives it: parsed already (postgres.js, PGlite) or as text. */
 function json<T> (value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T
 }
 
-async function insertTerms (tx: Db, orgId: OrgId, segmentId: number, terms: readonly SegmentTerm[]): Promise<void> {
+/** Writes term rows of a segment, in the caller's organisation transaction. */
+export async function insertSegmentTerms (tx: Db, orgId: OrgId, segmentId: number, terms: readonly SegmentTerm[]): Promise<void> {
   let batch: SegmentTerm[] = []
   let batchBytes = 0
   // Six parameters whatever the batch size: the lists travel as one value and are cut apart by the server.
@@ -59,18 +65,26 @@ export async function insertSegment (tx: Db, orgId: OrgId, segment: Omit<BuiltSe
     returning segment_id`))
   if (row === undefined) throw new Error('the segment insert returned no row')
   const segmentId = Number(row.segment_id)
-  await insertTerms(tx, orgId, segmentId, terms)
+  await insertSegmentTerms(tx, orgId, segmentId, terms)
   return segmentId
-}
-
-export async function insertSegmentTerms (tx: Db, orgId: OrgId, segmentId: number, terms: readonly SegmentTerm[]): Promise<void> {
-  await insertTerms(tx, orgId, segmentId, terms)
 }
 
 interface PostingRow {
   chunk_index: number
   lexeme: string
   tf: number
+}
+
+/**
+ * A stored document's (chunk, lexeme, tf) rows as the index counts them:
+ * jack_indexed_vector, the analysis the statistics triggers use too.
+ */
+function documentPostings (orgId: OrgId, documentId: string): SQL {
+  return sql`
+    select c.chunk_index, t.lexeme, cardinality(t.positions) as tf
+    from chunks c
+    cross join lateral unnest(jack_indexed_vector(c.text, c.tsv)) as t
+    where c.org_id = ${orgId} and c.document_id = ${documentId}`
 }
 
 function postingsOf (rows: readonly PostingRow[]): ChunkPosting[] {
@@ -107,6 +121,13 @@ export async function insertChunks (db: Db, orgId: OrgId, documentId: string, ch
     cross join lateral unnest(jack_indexed_vector(i.text, i.tsv)) as t`))))
 }
 
+export interface IndexOptions {
+  /** The chunks' postings, when the caller has them already (insertChunks returns them). */
+  postings?: ChunkPosting[]
+  /** Marks the document ready in the same statement (finishJob). */
+  markReady?: { format: string | null }
+}
+
 /**
  * Indexes a document whose chunks are stored (the caller holds its row lock,
  * in the transaction that wrote them): its postings as the database analyses
@@ -116,21 +137,10 @@ export async function insertChunks (db: Db, orgId: OrgId, documentId: string, ch
  * concurrent ingests in one organisation hardly wait for each other. Returns
  * the first ordinal (null for no chunks).
  */
-export interface IndexOptions {
-  /** The chunks' postings, when the caller has them already (insertChunks returns them). */
-  postings?: ChunkPosting[]
-  /** Marks the document ready in the same statement (finishJob). */
-  markReady?: { format: string | null }
-}
-
 export async function indexDocument (db: Db, orgId: OrgId, documentId: string, chunkCount: number, metadata: Record<string, string>, options: IndexOptions = {}): Promise<number | null> {
   if (chunkCount === 0) return null
   return await inOrg(db, orgId, async (tx) => {
-    const postings = options.postings ?? postingsOf(rowsOf<PostingRow>(await tx.execute(sql`
-      select c.chunk_index, t.lexeme, cardinality(t.positions) as tf
-      from chunks c
-      cross join lateral unnest(jack_indexed_vector(c.text, c.tsv)) as t
-      where c.org_id = ${orgId} and c.document_id = ${documentId}`)))
+    const postings = options.postings ?? postingsOf(rowsOf<PostingRow>(await tx.execute(documentPostings(orgId, documentId))))
     const segment = buildDocumentSegment(postings, chunkCount, metadata)
     const allocate = sql`
       insert into org_ordinals (org_id, next_ordinal) values (${orgId}, ${chunkCount})
@@ -172,23 +182,24 @@ export async function indexDocument (db: Db, orgId: OrgId, documentId: string, c
  * new metadata), in the caller's transaction: its ordinals are marked deleted
  * and its lexemes' chunk counts recorded, so queries skip it and df stays
  * exact until a merge drops its postings. Locks the document row first, so it
- * waits for a finishJob in progress and sees its ordinals.
+ * waits for a finishJob in progress and sees its ordinals. Returns the
+ * document's chunk count if it was in the index, else undefined.
  */
-export async function unindexDocument (db: Db, orgId: OrgId, documentId: string): Promise<void> {
-  await inOrg(db, orgId, async (tx) => {
+export async function unindexDocument (db: Db, orgId: OrgId, documentId: string): Promise<{ chunkCount: number } | undefined> {
+  return await inOrg(db, orgId, async (tx) => {
     const [document] = rowsOf<{ first_ordinal: number | null, chunk_count: number }>(await tx.execute(sql`
       select first_ordinal, chunk_count from documents where org_id = ${orgId} and id = ${documentId} for update`))
-    if (document?.first_ordinal === null || document === undefined) return
+    if (document?.first_ordinal === null || document === undefined) return undefined
     const first = Number(document.first_ordinal)
-    await tx.execute(sql`insert into index_deletions (org_id, first_ordinal, chunk_count) values (${orgId}, ${first}, ${Number(document.chunk_count)})`)
+    const chunkCount = Number(document.chunk_count)
+    await tx.execute(sql`insert into index_deletions (org_id, first_ordinal, chunk_count) values (${orgId}, ${first}, ${chunkCount})`)
     await tx.execute(sql`
       insert into index_deleted_terms (org_id, lexeme, first_ordinal, chunks)
-      select ${orgId}, t.lexeme, ${first}::int4, count(*)
-      from chunks c
-      cross join lateral unnest(jack_indexed_vector(c.text, c.tsv)) as t
-      where c.org_id = ${orgId} and c.document_id = ${documentId}
-      group by t.lexeme`)
+      select ${orgId}, p.lexeme, ${first}::int4, count(*)
+      from (${documentPostings(orgId, documentId)}) as p
+      group by p.lexeme`)
     await tx.execute(sql`update documents set first_ordinal = null where org_id = ${orgId} and id = ${documentId}`)
+    return { chunkCount }
   })
 }
 
@@ -255,7 +266,7 @@ export async function readTermRows (tx: Db, orgId: OrgId, lexemes: readonly stri
   const rows = rowsOf<{ segment_id: string | number, lexeme: string, postings: Uint8Array }>(await tx.execute(sql`
     select segment_id, lexeme, postings from index_terms
     where org_id = ${orgId} and lexeme = any(${textArray(lexemes)}) and segment_id = any(${int8Array(segmentIds)})`))
-  return rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: new Uint8Array(row.postings.buffer, row.postings.byteOffset, row.postings.byteLength) }))
+  return rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: viewOf(row.postings) }))
 }
 
 /** The packed terms of these segments (segment-builder.ts). */
@@ -263,7 +274,7 @@ export async function readPackedTerms (tx: Db, orgId: OrgId, segmentIds: readonl
   if (segmentIds.length === 0) return []
   const rows = rowsOf<{ segment_id: string | number, packed: Uint8Array | null }>(await tx.execute(sql`
     select segment_id, packed from index_segments where org_id = ${orgId} and segment_id = any(${int8Array(segmentIds)}) and packed is not null`))
-  return rows.map((row) => ({ segmentId: Number(row.segment_id), packed: new Uint8Array((row.packed as Uint8Array).buffer, (row.packed as Uint8Array).byteOffset, (row.packed as Uint8Array).byteLength) }))
+  return rows.map((row) => ({ segmentId: Number(row.segment_id), packed: viewOf(row.packed as Uint8Array) }))
 }
 
 /** The stored documents of these segments (segment-documents.ts). */
@@ -271,7 +282,7 @@ export async function readSegmentDocuments (tx: Db, orgId: OrgId, segmentIds: re
   if (segmentIds.length === 0) return []
   const rows = rowsOf<{ segment_id: string | number, documents: Uint8Array }>(await tx.execute(sql`
     select segment_id, documents from index_segments where org_id = ${orgId} and segment_id = any(${int8Array(segmentIds)})`))
-  return rows.map((row) => ({ segmentId: Number(row.segment_id), documents: new Uint8Array(row.documents.buffer, row.documents.byteOffset, row.documents.byteLength) }))
+  return rows.map((row) => ({ segmentId: Number(row.segment_id), documents: viewOf(row.documents) }))
 }
 
 export interface HitRow {
@@ -372,9 +383,8 @@ export async function readSegmentsToMerge (tx: Db, orgId: OrgId, segmentIds: rea
            (select coalesce(json_agg(x.first_ordinal), '[]') from index_deletions x
             where x.org_id = ${orgId} and x.first_ordinal >= ${low} and x.first_ordinal < ${high}) as deletions
     from index_segments s where s.org_id = ${orgId} and s.segment_id = any(${int8Array(segmentIds)})`))
-  const view = (value: Uint8Array): Uint8Array => new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
   return {
-    segments: rows.map((row) => ({ segmentId: Number(row.segment_id), documents: view(row.documents), packed: row.packed === null ? undefined : view(row.packed) })),
+    segments: rows.map((row) => ({ segmentId: Number(row.segment_id), documents: viewOf(row.documents), packed: row.packed === null ? undefined : viewOf(row.packed) })),
     deletedFirsts: rows.length === 0 ? [] : json<number[]>(rows[0]?.deletions).map(Number)
   }
 }
@@ -398,7 +408,7 @@ export async function readTermPage (tx: Db, orgId: OrgId, segmentIds: readonly n
     where t.org_id = ${orgId} and t.segment_id = any(${int8Array(segmentIds)}) ${after} ${upTo}
     order by t.lexeme, t.segment_id`))
   return {
-    rows: rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: new Uint8Array(row.postings.buffer, row.postings.byteOffset, row.postings.byteLength) })),
+    rows: rows.map((row) => ({ segmentId: Number(row.segment_id), lexeme: row.lexeme, postings: viewOf(row.postings) })),
     upTo: bound?.lexeme
   }
 }

@@ -20,15 +20,18 @@ export function isEligible (eligibility: Eligibility, ordinal: number): boolean 
   return (eligibility.allowed === undefined || eligibility.allowed[ordinal] === 1) && (eligibility.deleted === undefined || eligibility.deleted[ordinal] !== 1)
 }
 
-/** The first ordinal from `from` on that may be returned (END when none is left). */
-function nextEligible (eligibility: Eligibility, from: number): number {
+/**
+ * The first ordinal in [from, limit) that may be returned, or END. `limit` is
+ * one past the segment's last posting: without it, a selective filter whose
+ * last allowed chunk lies early made every segment scan the organisation's
+ * whole allow-list to its end.
+ */
+function nextEligible (eligibility: Eligibility, from: number, limit: number): number {
   const { allowed, deleted } = eligibility
-  const end = allowed?.length ?? deleted?.length ?? 0
-  for (let ordinal = from; ordinal < end; ordinal++) {
+  for (let ordinal = from; ordinal < limit; ordinal++) {
     if ((allowed === undefined || allowed[ordinal] === 1) && (deleted === undefined || deleted[ordinal] !== 1)) return ordinal
   }
-  // Past the maps: allowed by none if there is an allow-list, by deletions if there is only that.
-  return allowed === undefined ? Math.max(from, end) : END
+  return END
 }
 
 /** An encoded list and its skip table, as the cache keeps them. */
@@ -62,11 +65,6 @@ function frontierOf (skips: SkipTable): { maxTf: Uint16Array, minLength: Uint16A
   return { maxTf: Uint16Array.from(tfs), minLength: Uint16Array.from(lengths) }
 }
 
-export interface WandCounters {
-  blocksDecoded: number
-  chunksScored: number
-}
-
 /** One query term's postings in one segment, positioned on a posting (or END). */
 export class TermCursor {
   doc = END
@@ -78,7 +76,7 @@ export class TermCursor {
   private end = 0
   private readonly decoded: PostingArrays
 
-  constructor (private readonly list: PostingList, private readonly base: number, private readonly weight: TermWeight, private readonly counters: WandCounters) {
+  constructor (private readonly list: PostingList, private readonly base: number, private readonly weight: TermWeight) {
     const { skips } = list
     // Block bounds are computed when first needed (a query touches few of a long list's blocks); the list's
     // bound from its frontier, which the cache keeps with the list.
@@ -100,7 +98,6 @@ export class TermCursor {
     if (this.shallowBlock < block) this.shallowBlock = block
     this.end = decodeBlock(this.list.bytes, this.list.skips, block, this.decoded)
     this.position = 0
-    this.counters.blocksDecoded++
     this.doc = this.base + (this.decoded.ordinals[0] as number)
   }
 
@@ -153,6 +150,12 @@ export class TermCursor {
     return bound
   }
 
+  /** The list's last ordinal (−1 for an empty list). */
+  lastOrdinal (): number {
+    const { skips } = this.list
+    return skips.blockCount === 0 ? -1 : this.base + (skips.last[skips.blockCount - 1] as number)
+  }
+
   /** The last ordinal of the block shallowBound found (END past the last block). */
   shallowLast (): number {
     const { skips } = this.list
@@ -180,8 +183,9 @@ function sortByDoc (live: TermCursor[]): void {
  * chunk's score is summed over `cursors` in their given order (the caller's
  * lexeme order), so equal chunks score bit-for-bit equal in any segment.
  */
-export function blockMaxWand (cursors: readonly TermCursor[], top: TopK, eligibility: Eligibility, counters: WandCounters): void {
+export function blockMaxWand (cursors: readonly TermCursor[], top: TopK, eligibility: Eligibility): void {
   const live = cursors.filter((cursor) => cursor.doc !== END)
+  const limit = cursors.reduce((end, cursor) => Math.max(end, cursor.lastOrdinal() + 1), 0)
   for (;;) {
     sortByDoc(live)
     while (live.length > 0 && (live[live.length - 1] as TermCursor).doc === END) live.pop()
@@ -206,12 +210,11 @@ export function blockMaxWand (cursors: readonly TermCursor[], top: TopK, eligibi
         if (isEligible(eligibility, pivotDoc)) {
           let score = 0
           for (const cursor of cursors) if (cursor.doc === pivotDoc) score += cursor.score()
-          counters.chunksScored++
           top.offer(score, pivotDoc)
           for (let i = 0; i <= pivot; i++) (live[i] as TermCursor).next()
         } else {
           // Straight to the next chunk the filter allows: a selective filter skips blocks instead of walking them.
-          const target = nextEligible(eligibility, pivotDoc + 1)
+          const target = nextEligible(eligibility, pivotDoc + 1, limit)
           for (let i = 0; i <= pivot; i++) (live[i] as TermCursor).advance(target)
         }
       } else {

@@ -7,7 +7,7 @@ import { insertSegment, insertSegmentTerms, lockAndListSegments, readSegmentsToM
 import { chooseMerge, DELETED_SHARE } from './merge-policy.js'
 import { decodePostings, encodePostings, type PostingArrays } from './posting-codec.js'
 import { isPacked, levelOf, packTerms, unpackTerms, type BuiltSegment, type SegmentTerm } from './segment-builder.js'
-import { compareCodePoints, encodeDocuments, type StoredDocuments } from './segment-documents.js'
+import { compareCodePoints, decodeDocuments, encodeDocuments, type StoredDocuments } from './segment-documents.js'
 
 /** Lexemes read per statement: bounded memory even for a merge of a million chunks. */
 const LEXEMES_PER_PAGE = 2000
@@ -85,7 +85,7 @@ export async function mergeNext (db: Db, orgId: OrgId, checked: ReadonlyMap<numb
     const documents: MergedDocument[] = []
     for (const row of contents.segments) {
       const base = baseOf.get(row.segmentId) as number
-      const stored = JSON.parse(Buffer.from(row.documents.buffer, row.documents.byteOffset, row.documents.byteLength).toString('utf8')) as StoredDocuments
+      const stored = decodeDocuments(row.documents)
       for (const [i, first] of stored.f.entries()) documents.push({ first: base + first, count: stored.n[i] as number, metadata: stored.m[i] as Record<string, string> })
     }
     // Deletions in the range may belong to other segments whose ranges interleave: only these documents' count.

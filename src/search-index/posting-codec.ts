@@ -17,39 +17,10 @@
 // to the exhaustive oracle's. Varints rather than bit-packing: decoding is a
 // small share of a query; bit-packing would save bytes, not time that matters.
 
+import { ByteWriter, readVarint, readVarintRun, type ByteReader } from './varint.js'
+
 /** Postings per block. */
 export const BLOCK_SIZE = 128
-
-class ByteWriter {
-  private bytes = new Uint8Array(256)
-  length = 0
-
-  varint (value: number): void {
-    if (this.length + 5 > this.bytes.length) this.grow(this.length + 5)
-    let rest = value
-    while (rest >= 0x80) {
-      this.bytes[this.length++] = (rest & 0x7f) | 0x80
-      rest >>>= 7
-    }
-    this.bytes[this.length++] = rest
-  }
-
-  append (other: ByteWriter): void {
-    if (this.length + other.length > this.bytes.length) this.grow(this.length + other.length)
-    this.bytes.set(other.bytes.subarray(0, other.length), this.length)
-    this.length += other.length
-  }
-
-  result (): Uint8Array {
-    return this.bytes.slice(0, this.length)
-  }
-
-  private grow (needed: number): void {
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, needed))
-    grown.set(this.bytes.subarray(0, this.length))
-    this.bytes = grown
-  }
-}
 
 /** Postings as three parallel arrays, ordinals strictly increasing. */
 export interface PostingArrays {
@@ -107,23 +78,11 @@ export interface SkipTable {
   minLength: Uint16Array
 }
 
-function readVarint (bytes: Uint8Array, state: { at: number }): number {
-  let value = 0
-  let shift = 0
-  for (;;) {
-    if (state.at >= bytes.length) throw new RangeError('a posting list ends inside a number')
-    const byte = bytes[state.at++] as number
-    value += (byte & 0x7f) * 2 ** shift
-    if (byte < 0x80) return value
-    shift += 7
-  }
-}
-
 export function readSkipTable (bytes: Uint8Array): SkipTable {
-  const state = { at: 0 }
-  const df = readVarint(bytes, state)
-  const blockSize = readVarint(bytes, state)
-  const blockCount = readVarint(bytes, state)
+  const state: ByteReader = { bytes, at: 0 }
+  const df = readVarint(state)
+  const blockSize = readVarint(state)
+  const blockCount = readVarint(state)
   if (blockSize < 1 || blockCount !== Math.ceil(df / blockSize)) throw new RangeError('a posting list has an inconsistent header')
   const last = new Int32Array(blockCount)
   const byteLengths = new Int32Array(blockCount)
@@ -131,11 +90,11 @@ export function readSkipTable (bytes: Uint8Array): SkipTable {
   const minLength = new Uint16Array(blockCount)
   let previous = -1
   for (let block = 0; block < blockCount; block++) {
-    previous += readVarint(bytes, state)
+    previous += readVarint(state)
     last[block] = previous
-    byteLengths[block] = readVarint(bytes, state)
-    maxTf[block] = readVarint(bytes, state)
-    minLength[block] = readVarint(bytes, state)
+    byteLengths[block] = readVarint(state)
+    maxTf[block] = readVarint(state)
+    minLength[block] = readVarint(state)
   }
   const offset = new Int32Array(blockCount)
   let at = state.at
@@ -150,44 +109,16 @@ export function readSkipTable (bytes: Uint8Array): SkipTable {
 /** Decodes block `block` into the arrays from index `into`; returns its posting count. */
 export function decodeBlock (bytes: Uint8Array, skips: SkipTable, block: number, target: PostingArrays, into = 0): number {
   const count = block === skips.blockCount - 1 ? skips.df - block * skips.blockSize : skips.blockSize
-  const { ordinals, tfs, lengths } = target
-  let at = skips.offset[block] as number
+  const { ordinals } = target
+  let at = readVarintRun(bytes, skips.offset[block] as number, ordinals, into, count)
+  // Gaps to ordinals: each is gap + 1 after the previous posting, running across blocks.
   let previous = block === 0 ? -1 : skips.last[block - 1] as number
-  // Inlined varint reads: this loop is where a query spends its decoding time.
   for (let i = into; i < into + count; i++) {
-    let byte = bytes[at++] as number
-    let value = byte & 0x7f
-    let shift = 7
-    while (byte >= 0x80) {
-      byte = bytes[at++] as number
-      value |= (byte & 0x7f) << shift
-      shift += 7
-    }
-    previous += value + 1
+    previous += (ordinals[i] as number) + 1
     ordinals[i] = previous
   }
-  for (let i = into; i < into + count; i++) {
-    let byte = bytes[at++] as number
-    let value = byte & 0x7f
-    let shift = 7
-    while (byte >= 0x80) {
-      byte = bytes[at++] as number
-      value |= (byte & 0x7f) << shift
-      shift += 7
-    }
-    tfs[i] = value
-  }
-  for (let i = into; i < into + count; i++) {
-    let byte = bytes[at++] as number
-    let value = byte & 0x7f
-    let shift = 7
-    while (byte >= 0x80) {
-      byte = bytes[at++] as number
-      value |= (byte & 0x7f) << shift
-      shift += 7
-    }
-    lengths[i] = value
-  }
+  at = readVarintRun(bytes, at, target.tfs, into, count)
+  readVarintRun(bytes, at, target.lengths, into, count)
   return count
 }
 

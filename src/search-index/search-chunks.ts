@@ -24,7 +24,7 @@ import type { OrgId } from '../org-id.js'
 import { readHits, readPackedTerms, readSearchState, readSegmentDocuments, readTermRows, type SearchState } from '../repositories/search-index.repo.js'
 import { BM25_DEFAULTS, checkBm25Parameters, termWeight, type TermWeight } from '../retrieval/bm25.js'
 import type { Filter } from '../retrieval/filters.js'
-import { blockMaxWand, TermCursor, type Eligibility, type PostingList, type WandCounters } from './block-max-wand.js'
+import { blockMaxWand, TermCursor, type Eligibility, type PostingList } from './block-max-wand.js'
 import { readSkipTable } from './posting-codec.js'
 import { unpackTerms } from './segment-builder.js'
 import { SegmentCache } from './segment-cache.js'
@@ -181,7 +181,6 @@ const MAX_RANK_ROUNDS = 4
 
 function rank (state: SearchState, lists: Map<number, Map<string, PostingList>>, weights: Map<string, TermWeight>, eligibility: Eligibility, topK: number): RankedOrdinal[] {
   const top = new TopK(topK)
-  const counters: WandCounters = { blocksDecoded: 0, chunksScored: 0 }
   for (const segment of state.segments) {
     const bySegment = lists.get(segment.id)
     if (bySegment === undefined) continue
@@ -190,9 +189,9 @@ function rank (state: SearchState, lists: Map<number, Map<string, PostingList>>,
     for (const lexeme of state.lexemes) {
       const list = bySegment.get(lexeme)
       const weight = weights.get(lexeme)
-      if (list !== undefined && weight !== undefined) cursors.push(new TermCursor(list, segment.base, weight, counters))
+      if (list !== undefined && weight !== undefined) cursors.push(new TermCursor(list, segment.base, weight))
     }
-    if (cursors.length > 0) blockMaxWand(cursors, top, eligibility, counters)
+    if (cursors.length > 0) blockMaxWand(cursors, top, eligibility)
   }
   return top.ranked()
 }

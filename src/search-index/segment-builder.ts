@@ -1,5 +1,6 @@
 // A new segment's rows, built in memory: one document's chunks as the ingest writes them, or several segments' lists merged.
 import { encodePostings } from './posting-codec.js'
+import { ByteWriter, readVarint, type ByteReader } from './varint.js'
 import { encodeDocuments, type StoredDocuments } from './segment-documents.js'
 
 export interface SegmentTerm {
@@ -51,59 +52,35 @@ export function isPacked (chunkCount: number): boolean {
 /** Terms in one value: varint count, then per term its lexeme (varint length, UTF-8), df and posting list (varint length, bytes). */
 export function packTerms (terms: readonly SegmentTerm[]): Uint8Array {
   const encoder = new TextEncoder()
-  const lexemes = terms.map((term) => encoder.encode(term.lexeme))
-  let size = 5
-  for (const [i, term] of terms.entries()) size += 15 + (lexemes[i] as Uint8Array).length + term.postings.length
-  const out = new Uint8Array(size)
-  let at = 0
-  const varint = (value: number): void => {
-    let rest = value
-    while (rest >= 0x80) {
-      out[at++] = (rest & 0x7f) | 0x80
-      rest >>>= 7
-    }
-    out[at++] = rest
+  const out = new ByteWriter(terms.reduce((sum, term) => sum + 16 + term.lexeme.length * 3 + term.postings.length, 8))
+  out.varint(terms.length)
+  for (const term of terms) {
+    const lexeme = encoder.encode(term.lexeme)
+    out.varint(lexeme.length)
+    out.raw(lexeme)
+    out.varint(term.df)
+    out.varint(term.postings.length)
+    out.raw(term.postings)
   }
-  varint(terms.length)
-  for (const [i, term] of terms.entries()) {
-    const lexeme = lexemes[i] as Uint8Array
-    varint(lexeme.length)
-    out.set(lexeme, at)
-    at += lexeme.length
-    varint(term.df)
-    varint(term.postings.length)
-    out.set(term.postings, at)
-    at += term.postings.length
-  }
-  return out.slice(0, at)
+  return out.result()
 }
 
 /** The terms of a packed value; postings are views into it. */
 export function unpackTerms (packed: Uint8Array): SegmentTerm[] {
   const decoder = new TextDecoder()
-  let at = 0
-  const varint = (): number => {
-    let value = 0
-    let shift = 0
-    for (;;) {
-      if (at >= packed.length) throw new RangeError('a packed segment ends inside a number')
-      const byte = packed[at++] as number
-      value += (byte & 0x7f) * 2 ** shift
-      if (byte < 0x80) return value
-      shift += 7
-    }
+  const reader: ByteReader = { bytes: packed, at: 0 }
+  const take = (length: number): Uint8Array => {
+    if (reader.at + length > packed.length) throw new RangeError('a packed segment is cut short')
+    const bytes = packed.subarray(reader.at, reader.at + length)
+    reader.at += length
+    return bytes
   }
-  const count = varint()
+  const count = readVarint(reader)
   const terms: SegmentTerm[] = []
   for (let i = 0; i < count; i++) {
-    const lexemeLength = varint()
-    const lexeme = decoder.decode(packed.subarray(at, at + lexemeLength))
-    at += lexemeLength
-    const df = varint()
-    const postingsLength = varint()
-    if (at + postingsLength > packed.length) throw new RangeError('a packed segment is cut short')
-    terms.push({ lexeme, df, postings: packed.subarray(at, at + postingsLength) })
-    at += postingsLength
+    const lexeme = decoder.decode(take(readVarint(reader)))
+    const df = readVarint(reader)
+    terms.push({ lexeme, df, postings: take(readVarint(reader)) })
   }
   return terms
 }

@@ -23,6 +23,10 @@ export function encodeDocuments (documents: StoredDocuments): Uint8Array {
   return Buffer.from(JSON.stringify(documents), 'utf8')
 }
 
+export function decodeDocuments (bytes: Uint8Array): StoredDocuments {
+  return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as StoredDocuments
+}
+
 /** Code-point (UTF-8 byte) order, as PostgreSQL's "C" collation compares filter operands. */
 export function compareCodePoints (a: string, b: string): number {
   const length = Math.min(a.length, b.length)
@@ -72,7 +76,7 @@ export class SegmentDocuments {
   }
 
   static decode (bytes: Uint8Array): SegmentDocuments {
-    return new SegmentDocuments(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as StoredDocuments, bytes.byteLength)
+    return new SegmentDocuments(decodeDocuments(bytes), bytes.byteLength)
   }
 
   /** 1 for each document the filter selects. The same meaning as filterToSql (src/retrieval/filters.ts). */
