@@ -3,7 +3,7 @@ import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { rowsOf } from '../db/rows.js'
 import { inOrg } from '../db/org-scope.js'
-import { documentPayloads, documents, ingestJobs } from '../db/schema.js'
+import { documentPayloads, documents, ingestJobs, type DocumentRow } from '../db/schema.js'
 import { asOrgId, type OrgId } from '../org-id.js'
 import { indexDocument, insertChunks } from './search-index.repo.js'
 import type { ChunkPosting } from '../search-index/segment-builder.js'
@@ -96,27 +96,41 @@ export async function loadPayload (db: Db, orgId: OrgId, documentId: string): Pr
 export type Outcome = 'done' | 'gone'
 
 /**
+ * Locks the job's document and then the job, and returns the document only
+ * while this worker still holds the lease: a document deleted meanwhile stays
+ * deleted, and a worker whose lease was taken over writes nothing.
+ */
+async function lockHeldJob (tx: Db, orgId: OrgId, documentId: string, workerId: string): Promise<{ status: DocumentRow['status'], chunkCount: number, firstOrdinal: number | null, metadata: Record<string, string> } | undefined> {
+  const [document] = await tx.select({ status: documents.status, chunkCount: documents.chunkCount, firstOrdinal: documents.firstOrdinal, metadata: documents.metadata })
+    .from(documents).where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
+  if (document === undefined) return undefined
+  const [job] = await tx.select({ leasedBy: ingestJobs.leasedBy }).from(ingestJobs)
+    .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId))).for('update')
+  return job?.leasedBy === workerId ? document : undefined
+}
+
+/** Removes the job and whatever payload its document still has. */
+async function endJob (tx: Db, orgId: OrgId, documentId: string): Promise<void> {
+  await tx.execute(sql`
+    with payload as (delete from ${documentPayloads} where org_id = ${orgId} and document_id = ${documentId})
+    delete from ${ingestJobs} where org_id = ${orgId} and document_id = ${documentId}`)
+}
+
+/**
  * Ends a job: writes the chunks, marks the document ready and indexes it, or
- * marks it failed. It locks the document row and checks the lease first, so a document
- * deleted meanwhile stays deleted and a worker whose lease was taken over
- * writes nothing ('gone').
+ * marks it failed; 'gone' when the document was deleted or the lease taken
+ * over meanwhile (lockHeldJob).
  */
 export async function finishJob (db: Db, orgId: OrgId, documentId: string, workerId: string, result: { chunks: NewChunk[], format: string | null } | { error: string }): Promise<Outcome> {
   return await inOrg(db, orgId, async (tx) => {
-    const [document] = await tx.select({ id: documents.id, metadata: documents.metadata }).from(documents)
-      .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
+    const document = await lockHeldJob(tx, orgId, documentId, workerId)
     if (document === undefined) return 'gone'
-    const [job] = await tx.select({ leasedBy: ingestJobs.leasedBy }).from(ingestJobs)
-      .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId))).for('update')
-    if (job?.leasedBy !== workerId) return 'gone'
     if ('error' in result) {
       await tx.update(documents)
         .set({ status: 'failed', errorMessage: result.error, chunkCount: 0, updatedAt: sql`now()` })
         .where(and(eq(documents.orgId, orgId), eq(documents.id, documentId)))
     }
-    await tx.execute(sql`
-      with payload as (delete from ${documentPayloads} where org_id = ${orgId} and document_id = ${documentId})
-      delete from ${ingestJobs} where org_id = ${orgId} and document_id = ${documentId}`)
+    await endJob(tx, orgId, documentId)
     if ('error' in result) return 'done'
     if (result.chunks.length === 0) {
       await tx.update(documents)
@@ -142,14 +156,10 @@ export async function finishJob (db: Db, orgId: OrgId, documentId: string, worke
  */
 export async function finishIndexJob (db: Db, orgId: OrgId, documentId: string, workerId: string): Promise<Outcome> {
   return await inOrg(db, orgId, async (tx) => {
-    const [document] = await tx.select({ status: documents.status, chunkCount: documents.chunkCount, firstOrdinal: documents.firstOrdinal, metadata: documents.metadata })
-      .from(documents).where(and(eq(documents.orgId, orgId), eq(documents.id, documentId))).for('update')
+    const document = await lockHeldJob(tx, orgId, documentId, workerId)
     if (document === undefined) return 'gone'
-    const [job] = await tx.select({ leasedBy: ingestJobs.leasedBy }).from(ingestJobs)
-      .where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId))).for('update')
-    if (job?.leasedBy !== workerId) return 'gone'
     if (document.status === 'ready' && document.firstOrdinal === null) await indexDocument(tx, orgId, documentId, document.chunkCount, document.metadata)
-    await tx.delete(ingestJobs).where(and(eq(ingestJobs.orgId, orgId), eq(ingestJobs.documentId, documentId)))
+    await endJob(tx, orgId, documentId)
     return 'done'
   })
 }
