@@ -1,5 +1,4 @@
 // buildApp(options) → a configured jack instance: infrastructure plugins first, then routes.
-import { setIndexCacheLimit } from './search-index/search-chunks.js'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
@@ -21,6 +20,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { loggerOptions } from './logging/logger-options.js'
 import { requestIdOf } from './logging/request-id.js'
+import { setIndexCacheLimit } from './search-index/search-chunks.js'
 
 export interface BuildOptions {
   config: Config

@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Db } from '../db/client.js'
 import { inOrg } from '../db/org-scope.js'
 import type { OrgId } from '../org-id.js'
-import { insertSegment, insertSegmentTerms, lockAndListSegments, readSegmentsToMerge, readTermPage, removeMerged, type SegmentSummary, type TermRow } from '../repositories/search-index.repo.js'
+import { insertSegment, insertSegmentTerms, lockAndListSegments, readSegmentsToMerge, readTermPage, removeMerged, type SegmentContents, type SegmentSummary, type TermRow } from '../repositories/search-index.repo.js'
 import { chooseMerge, DELETED_SHARE } from './merge-policy.js'
 import { decodePostings, encodePostings, type PostingArrays } from './posting-codec.js'
 import { isPacked, levelOf, packTerms, unpackTerms, type BuiltSegment, type SegmentTerm } from './segment-builder.js'
@@ -65,6 +65,59 @@ export function combineLists (parts: ReadonlyArray<{ base: number, postings: Pos
 }
 
 /**
+ * The merged segments' terms, page by page in "C" lexeme order, each lexeme's
+ * lists combined without deleted chunks. Packed segments are read whole (they
+ * are small); the others a page of lexemes at a time.
+ */
+async function * mergedTerms (tx: Db, orgId: OrgId, chosen: readonly SegmentSummary[], contents: readonly SegmentContents[], isDeleted: (ordinal: number) => boolean, base: number): AsyncGenerator<SegmentTerm[]> {
+  const baseOf = new Map(chosen.map((segment) => [segment.id, segment.base]))
+  const packedParts = new Map<string, TermRow[]>()
+  for (const row of contents) {
+    if (row.packed === undefined) continue
+    for (const term of unpackTerms(row.packed)) {
+      const part = { segmentId: row.segmentId, lexeme: term.lexeme, postings: term.postings }
+      const parts = packedParts.get(term.lexeme)
+      if (parts === undefined) packedParts.set(term.lexeme, [part])
+      else parts.push(part)
+    }
+  }
+  const packedLexemes = [...packedParts.keys()].sort(compareCodePoints)
+  let packedAt = 0
+  const rowSegments = chosen.filter((candidate) => !candidate.packed)
+  const largest = rowSegments.reduce<SegmentSummary | undefined>((a, b) => (a === undefined || b.chunkCount > a.chunkCount ? b : a), undefined)
+  let after: string | undefined
+  let busySince = performance.now()
+  for (;;) {
+    const page = largest === undefined ? { rows: [], upTo: undefined } : await readTermPage(tx, orgId, rowSegments.map((candidate) => candidate.id), largest.id, after, LEXEMES_PER_PAGE)
+    const byLexeme = new Map<string, TermRow[]>()
+    for (const row of page.rows) {
+      const parts = byLexeme.get(row.lexeme)
+      if (parts === undefined) byLexeme.set(row.lexeme, [row])
+      else parts.push(row)
+    }
+    while (packedAt < packedLexemes.length && (page.upTo === undefined || compareCodePoints(packedLexemes[packedAt] as string, page.upTo) <= 0)) {
+      const lexeme = packedLexemes[packedAt++] as string
+      byLexeme.set(lexeme, [...(byLexeme.get(lexeme) ?? []), ...(packedParts.get(lexeme) ?? [])])
+    }
+    if (byLexeme.size === 0) return
+    const terms: SegmentTerm[] = []
+    for (const lexeme of [...byLexeme.keys()].sort(compareCodePoints)) {
+      const parts = byLexeme.get(lexeme) as TermRow[]
+      const combined = combineLists(parts.map((part) => ({ base: baseOf.get(part.segmentId) as number, postings: decodePostings(part.postings) })), isDeleted, base)
+      if (combined.count > 0) terms.push({ lexeme, df: combined.count, postings: encodePostings(combined.postings, combined.count) })
+      // Decoding and encoding are CPU work on the event loop the API serves from: let requests through every few ms.
+      if (performance.now() - busySince > YIELD_EVERY_MS) {
+        await yieldToEventLoop()
+        busySince = performance.now()
+      }
+    }
+    yield terms
+    if (page.upTo === undefined) return
+    after = page.upTo
+  }
+}
+
+/**
  * Merges the segments the policy picks, if any, in one transaction of the
  * organisation; undefined when there is nothing to merge or another process
  * is merging this organisation's segments. Queries running meanwhile keep
@@ -114,54 +167,11 @@ export async function mergeNext (db: Db, orgId: OrgId, checked: ReadonlyMap<numb
     const stored: StoredDocuments = { f: kept.map((document) => document.first - base), n: kept.map((document) => document.count), m: kept.map((document) => document.metadata) }
     const packedOutput = isPacked(chunkCount)
     const segment: Omit<BuiltSegment, 'terms'> = { level: levelOf(chunkCount), packed: undefined, ordinalSpan: last.first + last.count - base, chunkCount, documentCount: kept.length, documents: encodeDocuments(stored) }
-    // Packed segments are read whole (they are small); the others page by page.
-    const packedParts = new Map<string, TermRow[]>()
-    for (const row of contents.segments) {
-      if (row.packed === undefined) continue
-      for (const term of unpackTerms(row.packed)) {
-        const parts = packedParts.get(term.lexeme)
-        const part = { segmentId: row.segmentId, lexeme: term.lexeme, postings: term.postings }
-        if (parts === undefined) packedParts.set(term.lexeme, [part])
-        else parts.push(part)
-      }
-    }
-    const packedLexemes = [...packedParts.keys()].sort(compareCodePoints)
-    let packedAt = 0
-    const rowSegments = chosenSegments.filter((candidate) => !candidate.packed)
-    const largest = rowSegments.reduce<SegmentSummary | undefined>((a, b) => (a === undefined || b.chunkCount > a.chunkCount ? b : a), undefined)
     const outputTerms: SegmentTerm[] = []
     const segmentId = packedOutput ? undefined : await insertSegment(tx, orgId, segment, base)
-    let after: string | undefined
-    let busySince = performance.now()
-    for (;;) {
-      const page = largest === undefined ? { rows: [], upTo: undefined } : await readTermPage(tx, orgId, rowSegments.map((candidate) => candidate.id), largest.id, after, LEXEMES_PER_PAGE)
-      // This page's lexemes from both kinds of segment, in "C" order.
-      const byLexeme = new Map<string, TermRow[]>()
-      for (const row of page.rows) {
-        const parts = byLexeme.get(row.lexeme)
-        if (parts === undefined) byLexeme.set(row.lexeme, [row])
-        else parts.push(row)
-      }
-      while (packedAt < packedLexemes.length && (page.upTo === undefined || compareCodePoints(packedLexemes[packedAt] as string, page.upTo) <= 0)) {
-        const lexeme = packedLexemes[packedAt++] as string
-        byLexeme.set(lexeme, [...(byLexeme.get(lexeme) ?? []), ...(packedParts.get(lexeme) ?? [])])
-      }
-      if (byLexeme.size === 0) break
-      const terms: SegmentTerm[] = []
-      for (const lexeme of [...byLexeme.keys()].sort(compareCodePoints)) {
-        const parts = byLexeme.get(lexeme) as TermRow[]
-        const combined = combineLists(parts.map((part) => ({ base: baseOf.get(part.segmentId) as number, postings: decodePostings(part.postings) })), isDeleted, base)
-        if (combined.count > 0) terms.push({ lexeme, df: combined.count, postings: encodePostings(combined.postings, combined.count) })
-        // Decoding and encoding are CPU work on the event loop the API serves from: let requests through every few ms.
-        if (performance.now() - busySince > YIELD_EVERY_MS) {
-          await yieldToEventLoop()
-          busySince = performance.now()
-        }
-      }
+    for await (const terms of mergedTerms(tx, orgId, chosenSegments, contents.segments, isDeleted, base)) {
       if (segmentId === undefined) outputTerms.push(...terms)
       else await insertSegmentTerms(tx, orgId, segmentId, terms)
-      if (page.upTo === undefined) break
-      after = page.upTo
     }
     const writtenId = segmentId ?? await insertSegment(tx, orgId, { ...segment, packed: packTerms(outputTerms) }, base)
     await removeMerged(tx, orgId, chosen, expunged)
