@@ -1,6 +1,7 @@
 // bench/index-designs: Okapi BM25 exactly as jack computes it (the old SQL and today's searchChunks alike), an exhaustive in-memory ranker (the oracle every design is checked against), the top-k heap the designs share, and the agreement test.
 import { BM25_DEFAULTS } from '../../src/retrieval/bm25.js'
 import type { MemoryIndex } from './corpus.js'
+import { TopK, type RankedOrdinal } from '../../src/search-index/top-k.js'
 
 const { k1: K1, b: B } = BM25_DEFAULTS
 
@@ -31,75 +32,9 @@ export function contribution (term: TermWeight, tf: number, length: number): num
   return term.weight * tf / (tf + term.normBase + term.normPerLength * length)
 }
 
-export interface Hit {
-  ordinal: number
-  score: number
-}
-
-/**
- * The k best (score, ordinal) pairs: best = higher score, then lower ordinal
- * (jack's tie-break: older document, lower chunk index). A min-heap whose root
- * is the worst kept, so `threshold` is what a newcomer must beat.
- */
-export class TopK {
-  private readonly scores: Float64Array
-  private readonly ordinals: Int32Array
-  size = 0
-
-  constructor (readonly k: number) {
-    this.scores = new Float64Array(k)
-    this.ordinals = new Int32Array(k)
-  }
-
-  /** A chunk must score above this to enter (−∞ until k are kept); at equal score the kept one has the lower ordinal. */
-  threshold (): number {
-    return this.size < this.k ? Number.NEGATIVE_INFINITY : this.scores[0] as number
-  }
-
-  /** True when entry `index` ranks worse than (score, ordinal). */
-  private entryWorse (index: number, score: number, ordinal: number): boolean {
-    const other = this.scores[index] as number
-    return other < score || (other === score && (this.ordinals[index] as number) > ordinal)
-  }
-
-  offer (score: number, ordinal: number): void {
-    if (this.size < this.k) {
-      let index = this.size++
-      while (index > 0) {
-        const parent = (index - 1) >> 1
-        // The parent must stay the worse of the two.
-        if (this.entryWorse(parent, score, ordinal)) break
-        this.scores[index] = this.scores[parent] as number
-        this.ordinals[index] = this.ordinals[parent] as number
-        index = parent
-      }
-      this.scores[index] = score
-      this.ordinals[index] = ordinal
-      return
-    }
-    if (!this.entryWorse(0, score, ordinal)) return
-    let index = 0
-    for (;;) {
-      const left = 2 * index + 1
-      if (left >= this.size) break
-      const right = left + 1
-      const child = right < this.size && this.entryWorse(right, this.scores[left] as number, this.ordinals[left] as number) ? right : left
-      if (!this.entryWorse(child, score, ordinal)) break
-      this.scores[index] = this.scores[child] as number
-      this.ordinals[index] = this.ordinals[child] as number
-      index = child
-    }
-    this.scores[index] = score
-    this.ordinals[index] = ordinal
-  }
-
-  /** Best first. */
-  hits (): Hit[] {
-    const hits: Hit[] = []
-    for (let index = 0; index < this.size; index++) hits.push({ ordinal: this.ordinals[index] as number, score: this.scores[index] as number })
-    return hits.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal)
-  }
-}
+/** A ranked chunk; the heap the designs share is jack's own (src/search-index/top-k.ts). */
+export type Hit = RankedOrdinal
+export { TopK }
 
 /** Which ordinals may be returned: a filter's allow-list and the deleted set, as byte maps by ordinal (undefined: all). */
 export interface Eligibility {
@@ -154,7 +89,7 @@ export class ExhaustiveRanker {
       seen[ordinal] = 0
       if (eligible(eligibility, ordinal)) top.offer(accumulator[ordinal] as number, ordinal)
     }
-    return { hits: top.hits(), postings }
+    return { hits: top.ranked(), postings }
   }
 
   /** One chunk's exact score (to judge a design's hit that the oracle did not return). */

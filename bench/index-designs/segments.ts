@@ -389,7 +389,7 @@ export class SegmentSearcher {
           blockMaxWand(cursors, top, eligibility, counters)
         }
         rankMs += performance.now() - rankStarted
-        return top.hits()
+        return top.ranked()
       }
       const filtered = filter !== undefined && (filter.all.length > 0 || filter.anyOf.length > 0)
       let ranked: Hit[] | undefined
